@@ -1,0 +1,45 @@
+"""Chapter 5, a neural network: one hidden layer between the features and the output."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+#: Line F's network: 20 hidden units, 30 epochs, learning rate 20 (1.4 trains more slowly).
+N_HIDDEN: int = 20
+NN_EPOCHS: int = 30
+NN_LR: float = 20.0
+NN_SLOW_LR: float = 1.4
+
+NNCoeffs = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+Activation = Callable[[torch.Tensor], torch.Tensor]
+
+
+def init_coeffs_nn(n_coeff: int, n_hidden: int = N_HIDDEN) -> NNCoeffs:
+    """Weights ``(n_coeff, n_hidden)`` and ``(n_hidden, 1)`` and a scalar constant, ready for gradients.
+
+    The first layer is divided by ``n_hidden`` so that the sum over the hidden units starts small.
+    """
+    layer1 = (torch.rand(n_coeff, n_hidden) - 0.5) / n_hidden
+    layer2 = torch.rand(n_hidden, 1) - 0.3
+    const = torch.rand(1)[0]
+    return layer1.requires_grad_(), layer2.requires_grad_(), const.requires_grad_()
+
+
+def calc_preds_nn(coeffs: NNCoeffs, indeps: torch.Tensor, activation: Activation = F.relu) -> torch.Tensor:
+    """``sigmoid(activation(indeps @ layer1) @ layer2 + const)``, a column of probabilities."""
+    layer1, layer2, const = coeffs
+    hidden = activation(indeps @ layer1)
+    return torch.sigmoid(hidden @ layer2 + const)
+
+
+def relu(x: torch.Tensor) -> torch.Tensor:
+    """Rectified linear unit: negative values become zero."""
+    return x.clamp(min=0)
+
+
+def mish(x: torch.Tensor) -> torch.Tensor:
+    """Mish: ``x * tanh(softplus(x))``, a smooth relu (line C's activation)."""
+    return x * torch.tanh(F.softplus(x))
