@@ -61,10 +61,10 @@ def mse_loss(preds: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return ((preds - targets) ** 2).mean()
 
 
-def update_coeffs(coeffs: Coeffs, lr: float) -> None:
-    """One gradient-descent step in place: ``c -= lr * c.grad``, then zero each gradient."""
+def update_coeffs(coeffs: torch.Tensor | list[torch.Tensor], lr: float) -> None:
+    """One gradient-descent step in place on a tensor or a list of tensors: ``c -= lr * c.grad``, then zero the grad."""
     with torch.no_grad():
-        for c in parameters(coeffs):
+        for c in coeffs if isinstance(coeffs, (list, tuple)) else [coeffs]:
             c.sub_(c.grad * lr)
             c.grad.zero_()
 
@@ -80,7 +80,7 @@ def one_epoch(
     """Compute the loss on the whole training set, back-propagate, update; return the loss."""
     loss = loss_fn(predict(coeffs, x), y)
     loss.backward()
-    update_coeffs(coeffs, lr)
+    update_coeffs(parameters(coeffs), lr)
     return loss.item()
 
 

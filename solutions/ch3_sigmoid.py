@@ -7,8 +7,6 @@ import torch
 #: Line F's sigmoid model: 30 epochs at learning rate 100.
 SIGMOID_EPOCHS: int = 30
 SIGMOID_LR: float = 100.0
-#: Probabilities are clipped this far from 0 and 1 before taking logs.
-BCE_EPS: float = 1e-7
 
 
 def sigmoid(x: torch.Tensor) -> torch.Tensor:
@@ -21,7 +19,7 @@ def calc_preds_sigmoid(coeffs: torch.Tensor, indeps: torch.Tensor) -> torch.Tens
     return torch.sigmoid((indeps * coeffs).sum(axis=1))
 
 
-def binary_cross_entropy(preds: torch.Tensor, targets: torch.Tensor, eps: float = BCE_EPS) -> torch.Tensor:
+def binary_cross_entropy(preds: torch.Tensor, targets: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     """Mean of ``-(y log p + (1 - y) log(1 - p))``, with ``p`` clipped to ``[eps, 1 - eps]``."""
     p = preds.clamp(eps, 1 - eps)
     return -(targets * torch.log(p) + (1 - targets) * torch.log(1 - p)).mean()

@@ -17,7 +17,7 @@ NNCoeffs = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
 
-def init_coeffs_nn(n_coeff: int, n_hidden: int = N_HIDDEN) -> NNCoeffs:
+def init_coeffs_nn(n_coeff: int, n_hidden: int = 20) -> NNCoeffs:
     """Weights ``(n_coeff, n_hidden)`` and ``(n_hidden, 1)`` and a scalar constant, ready for gradients.
 
     The first layer is divided by ``n_hidden`` so that the sum over the hidden units starts small.

@@ -20,7 +20,7 @@ DeepCoeffs = tuple[list[torch.Tensor], list[torch.Tensor]]
 Activation = Callable[[torch.Tensor], torch.Tensor]
 
 
-def init_coeffs_deep(n_coeff: int, hiddens: tuple[int, ...] | list[int] = DEEP_HIDDENS) -> DeepCoeffs:
+def init_coeffs_deep(n_coeff: int, hiddens: tuple[int, ...] | list[int] = (10, 10)) -> DeepCoeffs:
     """One weight matrix and one scalar constant per layer, ready for gradients.
 
     Sizes run ``[n_coeff, *hiddens, 1]``; layer ``i`` is ``(rand - 0.3) / sizes[i+1] * 4`` and its
