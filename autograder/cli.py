@@ -1,0 +1,76 @@
+"""The command line: ``python -m autograder {assign,book,grade,grade-all}``.
+
+Each subcommand's work lives in its own module; this file only parses arguments and turns the
+course's own errors into a clear message and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from solutions.paths import PROJECT_ROOT
+
+#: Where generated assignments, submissions, the gradebook and grades live (git-ignored).
+DEFAULT_COURSE_DIR: Path = PROJECT_ROOT / "course"
+
+
+class CourseError(Exception):
+    """An error the user can fix; its message is printed without a traceback (exit status 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="autograder", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    # --- assign: chapters -> nbgrader source -> release (autograder/assign.py)
+    p = sub.add_parser("assign", help="generate nbgrader source and release notebooks from the chapters")
+    p.add_argument("assignments", nargs="*", help="assignment names (chapter file stems); default: all")
+    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
+
+    # --- book: build the site (autograder/book.py)
+    p = sub.add_parser("book", help="build the book into _build/html")
+    p.add_argument("--no-solutions", action="store_true",
+                   help="leave the reference solutions out of the site entirely (for a graded term)")
+    p.add_argument("--output", type=Path, default=None, help="output folder (default: _build/html, "
+                   "or _build/html-no-solutions with --no-solutions)")
+
+    # --- grade: one notebook (autograder/grade.py)
+    p = sub.add_parser("grade", help="grade one submitted notebook")
+    p.add_argument("notebook", type=Path)
+    p.add_argument("--assignment", default=None, help="assignment name (default: recognised from the notebook)")
+    p.add_argument("--json", action="store_true", help="print one JSON object with the result")
+    p.add_argument("--feedback", type=Path, default=None, help="where to write the HTML feedback")
+    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
+
+    # --- grade-all: a whole class (autograder/grade.py)
+    p = sub.add_parser("grade-all", help="grade every submission in course/submitted/<student>/<assignment>/")
+    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
+    p.add_argument("--workers", type=int, default=None, help="parallel jobs (default: the number of cores)")
+    p.add_argument("--assignment", action="append", default=None, help="only this assignment (repeatable)")
+    p.add_argument("--csv", type=Path, default=None, help="grades CSV (default: <course-dir>/grades.csv)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; return the process exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "assign":
+            from autograder import assign
+            return assign.main(args)
+        if args.command == "book":
+            from autograder import book
+            return book.main(args)
+        if args.command == "grade":
+            from autograder import grade
+            return grade.grade_main(args)
+        if args.command == "grade-all":
+            from autograder import grade
+            return grade.grade_all_main(args)
+    except CourseError as err:
+        print(f"autograder {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    raise AssertionError(f"unhandled command {args.command}")
