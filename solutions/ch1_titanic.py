@@ -111,9 +111,12 @@ def to_tensors(
         raise DataError(
             f"the frame lacks the column(s) {', '.join(missing)}; run prepare_frame() on it first"
         )
-    x = torch.tensor(df[features].astype("float32").to_numpy(), dtype=torch.float32)
-    y = torch.tensor(df[target].astype("float32").to_numpy(), dtype=torch.float32)
-    return x, y
+    try:
+        x_values = df[features].astype("float32").to_numpy()
+        y_values = df[target].astype("float32").to_numpy()
+    except (ValueError, TypeError) as err:
+        raise DataError(f"the features and the target must be numbers: {err}") from err
+    return torch.tensor(x_values, dtype=torch.float32), torch.tensor(y_values, dtype=torch.float32)
 
 
 def scale_by_max(x: torch.Tensor) -> torch.Tensor:

@@ -66,10 +66,17 @@ def load_sourdough(path: str | Path = SOURDOUGH_CSV) -> tuple[torch.Tensor, torc
     path = Path(path)
     if not path.is_file():
         raise DataError(f"sourdough data not found at {path}; make it with data/sourdough/generate.py")
-    df = pd.read_csv(path)
-    missing = [c for c in (*SOURDOUGH_INPUTS, *SOURDOUGH_OUTPUTS) if c not in df.columns]
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(f"{path} is not a readable CSV file: {err}") from err
+    columns = (*SOURDOUGH_INPUTS, *SOURDOUGH_OUTPUTS)
+    missing = [c for c in columns if c not in df.columns]
     if missing:
         raise DataError(f"{path} lacks the column(s) {', '.join(missing)}")
+    not_numeric = [c for c in columns if not pd.api.types.is_numeric_dtype(df[c])]
+    if not_numeric:
+        raise DataError(f"{path} has values that are not numbers in the column(s) {', '.join(not_numeric)}")
     x = torch.tensor(df[list(SOURDOUGH_INPUTS)].to_numpy(), dtype=torch.float32)
     y = torch.tensor(df[list(SOURDOUGH_OUTPUTS)].to_numpy(), dtype=torch.float32)
     return x, y
