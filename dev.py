@@ -65,6 +65,24 @@ def ensure_env() -> None:
     STAMP.write_text(digest + "\n")
 
 
+#: Debian packages the tests need: a real browser for the site checks, bubblewrap for the grading sandbox.
+SYSTEM_PACKAGES = {"chromium": "/usr/bin/chromium", "bubblewrap": "/usr/bin/bwrap"}
+
+
+def ensure_system_packages() -> None:
+    """Install the Debian packages the tests need when missing and possible (root with apt-get); else say how."""
+    missing = [pkg for pkg, path in SYSTEM_PACKAGES.items() if not Path(path).exists()]
+    if not missing:
+        return
+    if os.name == "posix" and os.geteuid() == 0 and Path("/usr/bin/apt-get").exists():
+        say(f"installing Debian packages: {' '.join(missing)}")
+        run("apt-get", "update", "-qq")
+        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing)
+    else:
+        say(f"missing Debian packages {' '.join(missing)}: the browser and sandbox tests will fail. "
+            f"Install them with: sudo apt-get install {' '.join(missing)}")
+
+
 def build() -> None:
     """Generate the assignments and build the book."""
     say("generating the assignments into course/ (python -m autograder assign)")
@@ -75,6 +93,7 @@ def build() -> None:
 
 def test(pytest_args: list[str]) -> None:
     """Build everything the tests read, then run the whole suite."""
+    ensure_system_packages()
     build()
     say("running the tests")
     run(PY, "-m", "pytest", *pytest_args)
