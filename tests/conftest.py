@@ -11,6 +11,7 @@ import pytest
 from hypothesis import settings
 
 from solutions.ch1_titanic import Split, line_c_data, line_f_data
+from solutions.ch6_deep import Baselines, baseline_accuracies
 
 #: Hypothesis profile of the course's suite: few examples, no per-example deadline (the machine is
 #: shared and slow), and derandomised so that a run is reproducible. Choose another profile with
@@ -30,3 +31,9 @@ def line_f_split() -> Split:
 def line_c_split() -> Split:
     """Line C's data: mode fill, standardised, ``train_test_split`` with 808 (712/179). Do not mutate."""
     return line_c_data()
+
+
+@pytest.fixture(scope="session")
+def line_c_baselines(line_c_split: Split) -> Baselines:
+    """Validation accuracies of the default baselines on line C's split (fitted once: LightGBM is slow)."""
+    return baseline_accuracies(*line_c_split)
