@@ -1,0 +1,347 @@
+"""Build the course site: expand the chapters, then run Jupyter Book 1 on the expanded copy.
+
+``python -m autograder book`` writes an expanded copy of the book (``_config.yml``, ``_toc.yml``,
+``intro.md`` and every chapter of the table of contents) to ``_build/book-src/`` and builds it with
+Jupyter Book 1 (Sphinx with MyST-NB) into ``_build/html``, executing every code cell through the
+jupyter-cache named in ``_config.yml``. Warnings are errors (``-W --keep-going``) and so is any cell
+that raises.
+
+Expanding an exercise (see ``docs/AUTHORING.md``) turns its solution cell,
+``from solutions.<module> import <id>``, into
+
+1. a markdown cell showing the stub the student starts from, exactly as nbgrader's release shows it
+   (:func:`autograder.chapters.stub`), in a code block that is not executed;
+2. a code cell holding the reference's source, exactly as in the package
+   (:meth:`autograder.chapters.Exercise.reference_source`), tagged ``hide-input`` so that it sits
+   behind a "Show solution" toggle; it is executed, so the code the page shows is the code that runs.
+
+The check cell stays where it is and shows its output. Every expanded chapter starts with a removed
+cell ``from __future__ import annotations``: IPython keeps a cell's ``__future__`` flags for the
+cells after it, so annotations in the reference sources are never evaluated and may name anything,
+as in the release notebooks.
+
+With ``--no-solutions`` (for a graded term) the reference source is left out of the site entirely:
+the solution cell stays the one-line import, tagged ``remove-input`` so that the chapter still runs,
+and there is no toggle. That variant is built in its own folder (``_build/no-solutions/``: sources,
+executed notebooks, doctrees) and copied to ``_build/html-no-solutions``, so that nothing of the
+other variant can end up in it.
+
+Files in the expanded copy are written only when their content changed, and the site is mirrored to
+its output the same way, so a rebuild with nothing changed reads, executes and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import jupytext
+import nbformat
+import yaml
+
+from autograder import chapters
+from autograder.cli import CourseError
+from solutions.paths import PROJECT_ROOT
+
+CONFIG_NAME = "_config.yml"
+TOC_NAME = "_toc.yml"
+#: Everything the build makes lives here (git-ignored).
+BUILD_DIR: Path = PROJECT_ROOT / "_build"
+#: The expanded sources, inside a site's work folder.
+SOURCE_DIR_NAME = "book-src"
+#: Where the no-solutions variant is built, inside the build folder.
+NO_SOLUTIONS_DIR_NAME = "no-solutions"
+#: The default output of the no-solutions variant, inside the build folder.
+NO_SOLUTIONS_OUTPUT_NAME = "html-no-solutions"
+#: The execution cache when ``_config.yml`` names none (relative to the project root).
+DEFAULT_CACHE = "_build/.jupyter_cache"
+#: MyST-NB writes executed notebooks to this folder next to the HTML folder (not configurable).
+EXECUTED_DIR_NAME = "jupyter_execute"
+#: Sphinx writes this file into every HTML output; a folder without it is not ours to overwrite.
+SPHINX_BUILDINFO = ".buildinfo"
+#: The format of the expanded chapters (the chapters' own).
+MYST_FORMAT = "md:myst"
+
+FUTURE_IMPORT = "from __future__ import annotations"
+#: Cell tags understood by MyST-NB.
+HIDE_INPUT = "hide-input"
+REMOVE_INPUT = "remove-input"
+REMOVE_CELL = "remove-cell"
+#: Metadata keys the expansion puts on the cells it makes (tests find the cells by them).
+STUB_OF_KEY = "stub_of"
+SOLUTION_OF_KEY = "solution_of"
+FUTURE_KEY = "future_annotations"
+#: The labels of the solution toggle (MyST-NB cell-level configuration, key ``mystnb``).
+SHOW_SOLUTION = "Show solution"
+HIDE_SOLUTION = "Hide solution"
+STUB_INTRO = "You start from this stub:"
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where one variant of the site is built; ``work`` holds everything of that variant."""
+
+    with_solutions: bool
+    work: Path
+
+    @property
+    def src(self) -> Path:
+        """The expanded sources that Jupyter Book builds."""
+        return self.work / SOURCE_DIR_NAME
+
+    @property
+    def html(self) -> Path:
+        """The HTML that Sphinx writes."""
+        return self.work / "html"
+
+    @property
+    def executed(self) -> Path:
+        """The executed notebooks, one per page (``<docname>.ipynb``), as MyST-NB writes them."""
+        return self.work / EXECUTED_DIR_NAME
+
+    @property
+    def doctrees(self) -> Path:
+        """Sphinx's pickled environment and doctrees."""
+        return self.work / ".doctrees"
+
+
+def site_for(with_solutions: bool, build_dir: Path = BUILD_DIR) -> Site:
+    """The work folders of the site with or without solutions."""
+    return Site(True, build_dir) if with_solutions else Site(False, build_dir / NO_SOLUTIONS_DIR_NAME)
+
+
+def default_output(with_solutions: bool, build_dir: Path = BUILD_DIR) -> Path:
+    """``_build/html``, or ``_build/html-no-solutions`` without solutions."""
+    return site_for(True, build_dir).html if with_solutions else build_dir / NO_SOLUTIONS_OUTPUT_NAME
+
+
+# --------------------------------------------------------------------------------------------------
+# Expansion
+
+
+def _fenced(code: str, language: str = "python") -> str:
+    """``code`` in a fenced block whose fence is longer than any run of backticks inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{code}\n{fence}"
+
+
+def future_cell() -> nbformat.NotebookNode:
+    """The removed first cell that makes the kernel treat every later annotation as a string."""
+    return nbformat.v4.new_code_cell(FUTURE_IMPORT, metadata={"tags": [REMOVE_CELL], FUTURE_KEY: True})
+
+
+def stub_cell(ex: chapters.Exercise, source: str) -> nbformat.NotebookNode:
+    """A markdown cell showing the exercise's stub (not executed): what the student starts from."""
+    text = f"{STUB_INTRO}\n\n{_fenced(chapters.stub(source))}"
+    return nbformat.v4.new_markdown_cell(text, metadata={STUB_OF_KEY: ex.id})
+
+
+def solution_cell(ex: chapters.Exercise, source: str) -> nbformat.NotebookNode:
+    """The reference's source as an executed code cell, collapsed behind a "Show solution" toggle."""
+    return nbformat.v4.new_code_cell(source.rstrip("\n"), metadata={
+        "tags": [HIDE_INPUT],
+        "mystnb": {"code_prompt_show": SHOW_SOLUTION, "code_prompt_hide": HIDE_SOLUTION},
+        SOLUTION_OF_KEY: ex.id,
+    })
+
+
+def import_cell(ex: chapters.Exercise, original: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The chapter's one-line import of the reference, run but not shown (no-solutions site)."""
+    return nbformat.v4.new_code_cell(original.source.strip(), metadata={"tags": [REMOVE_INPUT], SOLUTION_OF_KEY: ex.id})
+
+
+def expand_notebook(nb: nbformat.NotebookNode, chapter: str, with_solutions: bool) -> nbformat.NotebookNode:
+    """The book's version of a chapter notebook: each exercise's solution cell expanded (module docstring)."""
+    by_cell = {ex.solution_cell: ex for ex in chapters.find_exercises(nb, chapter)}
+    out = copy.deepcopy(nb)
+    cells = [future_cell()]
+    for i, cell in enumerate(nb.cells):
+        ex = by_cell.get(i)
+        if ex is None:
+            cells.append(copy.deepcopy(cell))
+            continue
+        source = ex.reference_source()
+        cells.append(stub_cell(ex, source))
+        cells.append(solution_cell(ex, source) if with_solutions else import_cell(ex, cell))
+    out.cells = cells
+    return out
+
+
+def _to_myst(nb: nbformat.NotebookNode, where: str) -> str:
+    """The notebook as MyST Markdown text, checked to read back with the same cells."""
+    text = jupytext.writes(nb, fmt=MYST_FORMAT)
+    back = jupytext.reads(text, fmt=MYST_FORMAT)
+    got = [(c.cell_type, c.source.strip()) for c in back.cells]
+    want = [(c.cell_type, c.source.strip()) for c in nb.cells]
+    if got != want:
+        raise CourseError(f"{where}: the expanded chapter does not survive MyST Markdown round-trip "
+                          f"(a reference's source or docstring may hold a line that looks like a cell marker)")
+    return text
+
+
+def toc_docnames(toc: Path) -> list[str]:
+    """Every document of the table of contents, root first (``intro``, ``chapters/ch1_titanic``, ...)."""
+    from sphinx_external_toc.parsing import MalformedError, parse_toc_yaml
+
+    try:
+        site_map = parse_toc_yaml(toc)
+    except (OSError, MalformedError) as err:
+        raise CourseError(f"cannot read the table of contents {toc}: {err}") from err
+    names = [site_map.root.docname] + [d for d in site_map if d != site_map.root.docname]
+    if site_map.globs():
+        raise CourseError(f"{toc}: glob entries are not supported; list each file")
+    return names
+
+
+def _is_notebook(path: Path) -> bool:
+    """Whether a Markdown file is a MyST notebook (front matter with a kernelspec), not plain text."""
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        return False
+    return "kernelspec" in jupytext.reads(text, fmt=MYST_FORMAT).metadata
+
+
+def book_sources(root: Path, with_solutions: bool) -> dict[str, bytes]:
+    """The expanded book: relative path -> content, for the config, the toc and every toc document."""
+    files = {}
+    for name in (CONFIG_NAME, TOC_NAME):
+        if not (root / name).is_file():
+            raise CourseError(f"no {name} in {root}")
+        files[name] = (root / name).read_bytes()
+    for docname in toc_docnames(root / TOC_NAME):
+        rel = f"{docname}.md"
+        path = root / rel
+        if not path.is_file():
+            raise CourseError(f"{TOC_NAME} lists {docname!r}, but there is no {path}")
+        if not _is_notebook(path):
+            files[rel] = path.read_bytes()
+            continue
+        try:
+            nb = expand_notebook(chapters.read_chapter(path), path.stem, with_solutions)
+        except chapters.ChapterError as err:
+            raise CourseError(str(err)) from err
+        files[rel] = _to_myst(nb, rel).encode("utf-8")
+    return files
+
+
+# --------------------------------------------------------------------------------------------------
+# Files written only when they change
+
+
+def sync_tree(files: dict[str, bytes], dest: Path) -> list[str]:
+    """Make ``dest`` hold exactly ``files``; write only files whose bytes differ; return what changed."""
+    changed = []
+    for rel, data in sorted(files.items()):
+        path = dest / rel
+        if path.is_file() and path.read_bytes() == data:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        changed.append(rel)
+    if dest.is_dir():
+        for path in sorted(dest.rglob("*"), reverse=True):
+            rel = path.relative_to(dest).as_posix()
+            if path.is_file() and rel not in files:
+                path.unlink()
+                changed.append(rel)
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+    return changed
+
+
+def mirror(src: Path, dest: Path) -> list[str]:
+    """Copy a built site to ``dest`` (only changed files; stale ones removed); refuses foreign folders."""
+    if dest.exists() and any(dest.iterdir()) and not (dest / SPHINX_BUILDINFO).is_file():
+        raise CourseError(f"{dest} is not empty and holds no built site ({SPHINX_BUILDINFO}); "
+                          f"choose an empty or new folder for --output")
+    files = {p.relative_to(src).as_posix(): p.read_bytes() for p in src.rglob("*") if p.is_file()}
+    return sync_tree(files, dest)
+
+
+# --------------------------------------------------------------------------------------------------
+# Jupyter Book
+
+
+def cache_path(root: Path) -> Path:
+    """The execution cache named in ``_config.yml`` (``execute.cache``), relative to the project root."""
+    config = yaml.safe_load((root / CONFIG_NAME).read_text(encoding="utf-8")) or {}
+    return (root / ((config.get("execute") or {}).get("cache") or DEFAULT_CACHE)).resolve()
+
+
+@contextmanager
+def _kernel_can_import(root: Path) -> Iterator[None]:
+    """Let the chapters' kernels import ``solutions`` and ``autograder`` (they run in book-src)."""
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(root)] + ([old] if old else []))
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = old
+
+
+def run_jupyter_book(site: Site, root: Path) -> int:
+    """Build ``site.src`` into ``site.html`` with Jupyter Book 1, warnings as errors; Sphinx's status."""
+    from jupyter_book.sphinx import build_sphinx
+
+    with _kernel_can_import(root):
+        result = build_sphinx(
+            site.src,
+            site.html,
+            use_external_toc=True,
+            noconfig=True,
+            path_config=str(site.src / CONFIG_NAME),
+            confoverrides={
+                "external_toc_path": (site.src / TOC_NAME).as_posix(),
+                "latex_individualpages": False,
+                "nb_execution_cache_path": str(cache_path(root)),
+            },
+            doctreedir=site.doctrees,
+            builder="html",
+            warningiserror=True,
+            keep_going=True,
+        )
+    if isinstance(result, BaseException):
+        return 1  # Sphinx has printed the error
+    return int(result)
+
+
+def build_book(
+    with_solutions: bool = True,
+    output: Path | None = None,
+    root: Path = PROJECT_ROOT,
+    build_dir: Path = BUILD_DIR,
+) -> int:
+    """Expand the book of ``root`` and build it; return 0 when the site is complete, else non-zero."""
+    start = time.perf_counter()
+    site = site_for(with_solutions, build_dir)
+    output = (output or default_output(with_solutions, build_dir)).resolve()
+    changed = sync_tree(book_sources(root, with_solutions), site.src)
+    variant = "with solutions" if with_solutions else "without solutions"
+    print(f"book: expanded sources {variant} in {site.src} "
+          f"({', '.join(changed) if changed else 'nothing changed'})", flush=True)
+    status = run_jupyter_book(site, root)
+    if status != 0:
+        print(f"book: the build failed (status {status}): see the errors and warnings above", flush=True)
+        return status
+    if output != site.html.resolve():
+        mirror(site.html, output)
+    print(f"book: site {variant} in {output} ({time.perf_counter() - start:.1f} s); "
+          f"open {output / 'index.html'}", flush=True)
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    """``python -m autograder book [--no-solutions] [--output DIR]``."""
+    return build_book(with_solutions=not args.no_solutions, output=args.output)
