@@ -1,0 +1,250 @@
+"""``python -m autograder assign``: chapters -> nbgrader source notebooks -> student releases.
+
+For each chapter ``chapters/<name>.md`` (the assignment's name is the file's stem) this writes, in
+nbgrader's layout under the course folder:
+
+- ``<course>/source/<name>/<name>.ipynb``: the instructor's version, with the reference solutions
+  between nbgrader's solution markers and the hidden checks between its hidden-test markers;
+- ``<course>/release/<name>/<name>.ipynb``: the students' version, made from it by nbgrader's own
+  ``generate_assignment`` (which also records the assignment in ``<course>/gradebook.db``);
+- ``<course>/nbgrader_config.py`` (see :mod:`autograder.nbgrader_config`).
+
+What the notebooks hold is the format in ``docs/AUTHORING.md`` ("Generated notebooks"): the grader
+relies on it. The same commit always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import nbformat
+
+from autograder import literals, runtime
+from autograder.chapters import (
+    CHAPTERS_DIR,
+    BEGIN_HIDDEN,
+    END_HIDDEN,
+    Exercise,
+    chapter_paths,
+    find_exercises,
+    read_chapter,
+    with_markers,
+)
+from autograder.cli import CourseError
+from autograder.exercises import all_specs
+from autograder.nbgrader_config import KERNEL_NAME, ensure_tools_on_path, load_config, write_config
+from autograder.specs import Spec
+
+#: Version of the notebook format below; bump it when the grader must tell old notebooks apart.
+FORMAT: int = 1
+#: Notebook metadata key that marks a notebook as one of the course's assignments.
+METADATA_KEY: str = "autograder"
+#: nbgrader's cell metadata schema version (nbgrader 0.9).
+NBGRADER_SCHEMA: int = 3
+#: grade_id of the fixed cells; an exercise's cells are "task_<id>", "<id>" and "check_<id>".
+SETUP_ID: str = "setup"
+SETUP_CODE_ID: str = "setup_code"
+TASK_PREFIX: str = "task_"
+CHECK_PREFIX: str = "check_"
+#: Name of the dict of public cases in the setup cell, and the labels of the two kinds of checks.
+PUBLIC_CASES: str = "PUBLIC_CASES"
+PUBLIC_LABEL: str = "public check"
+HIDDEN_LABEL: str = "hidden check"
+#: The imports every exercise may use (docs/AUTHORING.md, rule 5).
+IMPORTS: str = """from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+import torch.nn.functional as F"""
+_FUTURE_LINE = "from __future__ import annotations\n"
+_TITLE_RE = re.compile(r"^#\s+(.+?)\s*$", re.MULTILINE)
+
+
+def runtime_source() -> str:
+    """``autograder/runtime.py`` verbatim, minus its ``from __future__`` line (the setup cell has it)."""
+    text = Path(runtime.__file__).read_text()
+    if text.count(_FUTURE_LINE) != 1:
+        raise AssertionError(f"{runtime.__file__} must have exactly one line {_FUTURE_LINE.strip()!r}")
+    head, tail = text.split(_FUTURE_LINE)
+    return (head.rstrip("\n") + "\n\n" + tail.lstrip("\n")).strip("\n")
+
+
+def _q(text: str) -> str:
+    """A string as a double-quoted Python literal."""
+    return json.dumps(text)
+
+
+def cases_literal(cases: Sequence[tuple], indent: int) -> str:
+    """A list of ``(args, expected)`` cases as a Python literal."""
+    return literals.to_literal([tuple(c) for c in cases], indent=indent)
+
+
+def check_source(spec: Spec, hidden_cases: Sequence[tuple]) -> str:
+    """The check cell: the public check, then the hidden cases between nbgrader's hidden-test markers."""
+    call = (f"run_cases({_q(spec.id)}, {spec.id}, {cases_literal(hidden_cases, 0)}, {_q(spec.kind)}, "
+            f"{spec.rtol!r}, {spec.atol!r}, label={_q(HIDDEN_LABEL)})")
+    return f"check({_q(spec.id)}, {spec.id})\n{BEGIN_HIDDEN}\n{call}\n{END_HIDDEN}"
+
+
+def setup_source(specs: Sequence[Spec]) -> str:
+    """The locked setup cell: imports, the check runtime, the literal helpers, the public cases, ``check``."""
+    entries = []
+    for spec in specs:
+        cases = cases_literal(spec.public_cases(), 4)
+        entries.append(f"    {_q(spec.id)}: ({_q(spec.kind)}, {spec.rtol!r}, {spec.atol!r}, {cases}),")
+    public = f"{PUBLIC_CASES} = {{\n" + "\n".join(entries) + "\n}"
+    check = (f'def check(name, fn):\n'
+             f'    """Run the public checks of exercise ``name`` on ``fn``; raise with a clear reason if one fails."""\n'
+             f'    kind, rtol, atol, cases = {PUBLIC_CASES}[name]\n'
+             f'    run_cases(name, fn, cases, kind, rtol, atol, label={_q(PUBLIC_LABEL)})')
+    parts = [
+        IMPORTS,
+        "# --- The check runtime: autograder/runtime.py, verbatim. ---",
+        runtime_source(),
+        "# --- Helper the case values below use. ---",
+        literals.PRELUDE,
+        "# --- Each exercise's public cases: (kind, rtol, atol, [(args, expected), ...]). ---",
+        public,
+        check,
+    ]
+    return "\n\n\n".join(parts) + "\n"
+
+
+def chapter_title(nb: nbformat.NotebookNode, fallback: str) -> str:
+    """The chapter's title: its first level-1 markdown heading."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            m = _TITLE_RE.search(cell.source)
+            if m:
+                return m.group(1)
+    return fallback
+
+
+def intro_source(title: str) -> str:
+    """The locked first cell: what the assignment is and how to work on it."""
+    return (f"# Assignment: {title}\n\n"
+            "How to work:\n\n"
+            "1. Run the first code cell (setup). It defines `check` and the public examples.\n"
+            "2. For each exercise, read the task, then replace `# YOUR CODE HERE` and "
+            "`raise NotImplementedError()` in the cell below it with your code. Keep the function's "
+            "name and signature.\n"
+            "3. Run the check cell after it: it prints a tick when your function gives the expected "
+            "result on the public examples, and says what differs otherwise.\n"
+            "4. Save the notebook and submit it. The grader runs the same checks and more cases, "
+            "so a function that only fits the examples will lose points.\n")
+
+
+def _nbgrader(grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = True,
+              points: int | None = None) -> dict:
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": NBGRADER_SCHEMA,
+            "solution": solution, "task": False}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def _cell(kind: str, source: str, grade_id: str, **nbgrader) -> nbformat.NotebookNode:
+    make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
+    cell = make(source=source, metadata=_nbgrader(grade_id, **nbgrader))
+    cell.id = grade_id.replace(".", "-")[:64]
+    return cell
+
+
+def source_notebook(name: str, title: str, exercises: Sequence[Exercise],
+                    specs: dict[str, Spec]) -> nbformat.NotebookNode:
+    """nbgrader's source notebook of one assignment."""
+    missing = [e.id for e in exercises if e.id not in specs]
+    if missing:
+        raise CourseError(f"{name}: no check spec for exercise(s) {', '.join(missing)} "
+                          f"(add them to autograder/exercises/)")
+    chosen = [specs[e.id] for e in exercises]
+    cells = [
+        _cell("markdown", intro_source(title), SETUP_ID),
+        _cell("code", setup_source(chosen), SETUP_CODE_ID),
+    ]
+    for ex, spec in zip(exercises, chosen):
+        cells.append(_cell("markdown", ex.task, TASK_PREFIX + ex.id))
+        cells.append(_cell("code", with_markers(ex.reference_source()), ex.id, solution=True, locked=False))
+        cells.append(_cell("code", check_source(spec, spec.hidden_cases()), CHECK_PREFIX + ex.id,
+                           grade=True, points=ex.points))
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata = {
+        METADATA_KEY: {"assignment": name, "format": FORMAT},
+        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL_NAME},
+        "language_info": {"name": "python"},
+    }
+    nbformat.validate(nb)
+    return nb
+
+
+def generate_release(course_dir: Path, name: str) -> Path:
+    """Run nbgrader's ``generate_assignment`` on one source assignment; return the release notebook."""
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import capture_log
+
+    ensure_tools_on_path()
+    config = load_config(course_dir)
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id = name
+    app = GenerateAssignment(coursedir=coursedir, config=config)
+    app.force = True
+    app.create_assignment = True
+    result = capture_log(app)
+    if not result["success"]:
+        raise CourseError(f"{name}: nbgrader generate_assignment failed:\n{result.get('log', '')}"
+                          f"{result.get('error', '')}")
+    release = Path(coursedir.format_path(coursedir.release_directory, ".", name)) / f"{name}.ipynb"
+    if not release.is_file():
+        raise CourseError(f"{name}: nbgrader generate_assignment made no {release}")
+    return release
+
+
+def known_assignments(chapters_dir: Path = CHAPTERS_DIR) -> dict[str, Path]:
+    """Every assignment name (chapter file stem) and its chapter file, in chapter order."""
+    return {p.stem: p for p in chapter_paths(chapters_dir)}
+
+
+def assign(names: Sequence[str], course_dir: Path, chapters_dir: Path = CHAPTERS_DIR,
+           exchange_root: str | Path | None = None) -> list[Path]:
+    """Generate the source and release notebooks of ``names`` (all chapters if empty); return the releases."""
+    known = known_assignments(chapters_dir)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise CourseError(f"unknown assignment(s) {', '.join(unknown)}; known: {', '.join(known) or '(none)'} "
+                          f"(the stems of the chapter files in {chapters_dir})")
+    if not known:
+        raise CourseError(f"no chapters in {chapters_dir}")
+    course_dir = Path(course_dir).resolve()
+    write_config(course_dir, exchange_root)
+    specs = all_specs()
+    releases = []
+    for name in names or list(known):
+        nb = read_chapter(known[name])
+        exercises = find_exercises(nb, name)
+        if not exercises:
+            raise CourseError(f"{name}: the chapter has no exercises, so there is nothing to assign")
+        source_nb = source_notebook(name, chapter_title(nb, name), exercises, specs)
+        folder = course_dir / "source" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(source_nb, folder / f"{name}.ipynb")
+        release = generate_release(course_dir, name)
+        releases.append(release)
+        points = sum(e.points for e in exercises)
+        print(f"assign: {name}: {len(exercises)} exercises, {points} points -> "
+              f"{release.relative_to(course_dir.parent)}", flush=True)
+    return releases
+
+
+def main(args: argparse.Namespace) -> int:
+    """The ``assign`` subcommand."""
+    assign(args.assignments, args.course_dir, args.chapters_dir or CHAPTERS_DIR, args.exchange_root)
+    return 0
