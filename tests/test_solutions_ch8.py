@@ -1,0 +1,115 @@
+"""Chapter 8: the ``torch.nn`` rewrite reaches the hand-made models' losses and weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from solutions import ch8_modules as ch8
+from solutions.ch1_titanic import Split
+from solutions.ch2_gradient_descent import accuracy, mae_loss, parameters, train_model
+from solutions.ch4_matrix import calc_preds_matrix, init_coeffs_matrix
+from solutions.ch5_neural_net import NN_EPOCHS, NN_LR, calc_preds_nn, init_coeffs_nn
+
+pytestmark = pytest.mark.ch8
+
+#: Training the same model two ways differs only in float32 rounding (nn.Linear multiplies by the
+#: transposed weight); over these runs they stay below 1e-6 (observed: 3e-8 in the losses, 4e-7 in the
+#: weights of the 30-epoch network at lr 20), so 1e-4 leaves room for other CPUs and BLAS builds.
+TRAIN_ATOL = 1e-4
+
+
+def seeded(init, n_features: int, seed: int = 442):  # type: ignore[no-untyped-def]
+    """The hand-made initial coefficients that ``train_model`` starts from with ``seed``."""
+    torch.manual_seed(seed)
+    return init(n_features)
+
+
+def test_pick_device() -> None:
+    device = ch8.pick_device()
+    assert isinstance(device, torch.device)
+    assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_one_hidden_layer_forward_equals_hand_made() -> None:
+    coeffs = seeded(init_coeffs_nn, 12)
+    model = ch8.OneHiddenLayer(12)
+    ch8.load_hand_made_nn(model, coeffs)
+    x = torch.rand(7, 12, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(model(x), calc_preds_nn(coeffs, x))
+    # the same number of tensors and of numbers as the hand-made coefficients
+    assert len(list(model.parameters())) == len(parameters(coeffs)) == 3
+    assert sum(p.numel() for p in model.parameters()) == sum(t.numel() for t in parameters(coeffs))
+
+
+def test_one_hidden_layer_trains_like_hand_made(line_f_split: Split) -> None:
+    x, y = line_f_split.trn_x, line_f_split.trn_y[:, None]
+    hand = train_model(x, y, epochs=NN_EPOCHS, lr=NN_LR, init=init_coeffs_nn, predict=calc_preds_nn)
+    model = ch8.OneHiddenLayer(x.shape[1])
+    ch8.load_hand_made_nn(model, seeded(init_coeffs_nn, x.shape[1]))
+    losses = ch8.train_full_batch(model, x, y, epochs=NN_EPOCHS, lr=NN_LR, criterion=nn.L1Loss())
+    torch.testing.assert_close(torch.tensor(losses), torch.tensor(hand.losses), atol=TRAIN_ATOL, rtol=0)
+    layer1, layer2, const = hand.coeffs
+    torch.testing.assert_close(model.hidden.weight.detach(), layer1.detach().T, atol=TRAIN_ATOL, rtol=0)
+    torch.testing.assert_close(model.output.weight.detach(), layer2.detach().T, atol=TRAIN_ATOL, rtol=0)
+    torch.testing.assert_close(model.output.bias.detach(), const.detach().reshape(1), atol=TRAIN_ATOL, rtol=0)
+    assert ch8.predict_accuracy(model, line_f_split.val_x, line_f_split.val_y[:, None]) == accuracy(
+        calc_preds_nn(hand.coeffs, line_f_split.val_x), line_f_split.val_y[:, None])
+
+
+def test_linear_sigmoid_trains_like_the_matrix_model(line_f_split: Split) -> None:
+    x, y = line_f_split.trn_x, line_f_split.trn_y[:, None]
+    hand = train_model(x, y, epochs=30, lr=100, init=init_coeffs_matrix, predict=calc_preds_matrix)
+    model = ch8.LinearSigmoid(x.shape[1])
+    with torch.no_grad():
+        model.linear.weight.copy_(seeded(init_coeffs_matrix, x.shape[1]).T)
+    losses = ch8.train_full_batch(model, x, y, epochs=30, lr=100)  # default criterion: L1, the hand-made MAE
+    torch.testing.assert_close(torch.tensor(losses), torch.tensor(hand.losses), atol=TRAIN_ATOL, rtol=0)
+    torch.testing.assert_close(model.linear.weight.detach(), hand.coeffs.detach().T, atol=TRAIN_ATOL, rtol=0)
+
+
+def test_l1_criterion_is_the_hand_made_mae() -> None:
+    g = torch.Generator().manual_seed(1)
+    p, t = torch.rand(9, 1, generator=g), torch.rand(9, 1, generator=g)
+    torch.testing.assert_close(nn.L1Loss()(p, t), mae_loss(p, t))
+
+
+def hand_adam_full_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float) -> list[float]:
+    """Adam on the whole batch with BCE, written out without a data loader."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = nn.functional.binary_cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_train_minibatch_with_one_batch_is_full_batch_adam(line_f_split: Split) -> None:
+    """With a batch as large as the data, the shuffled loader changes only the row order."""
+    x, y = line_f_split.trn_x, line_f_split.trn_y[:, None]
+    torch.manual_seed(0)
+    a = ch8.OneHiddenLayer(x.shape[1])
+    b = ch8.OneHiddenLayer(x.shape[1])
+    b.load_state_dict(a.state_dict())
+    got = ch8.train_minibatch(a, x, y, epochs=5, lr=0.01, batch_size=len(x), device=torch.device("cpu"))
+    want = hand_adam_full_batch(b, x, y, epochs=5, lr=0.01)
+    torch.testing.assert_close(torch.tensor(got), torch.tensor(want), atol=1e-5, rtol=0)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(pa, pb, atol=1e-5, rtol=0)
+
+
+def test_train_minibatch_is_seeded_and_learns(line_f_split: Split) -> None:
+    x, y = line_f_split.trn_x, line_f_split.trn_y[:, None]
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = ch8.OneHiddenLayer(x.shape[1])
+        runs.append(ch8.train_minibatch(model, x, y, epochs=4, lr=0.01, batch_size=64))
+    assert runs[0] == runs[1]
+    assert len(runs[0]) == 4 and runs[0][-1] < runs[0][0]
+    acc = ch8.predict_accuracy(model, line_f_split.val_x, line_f_split.val_y[:, None])
+    assert acc == accuracy(model(line_f_split.val_x), line_f_split.val_y[:, None])
