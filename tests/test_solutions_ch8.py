@@ -8,7 +8,7 @@ from torch import nn
 
 from solutions import ch8_modules as ch8
 from solutions.ch1_titanic import Split
-from solutions.ch2_gradient_descent import accuracy, mae_loss, parameters, train_model
+from solutions.ch2_gradient_descent import TRAIN_SEED, Coeffs, InitFn, accuracy, mae_loss, parameters, train_model
 from solutions.ch4_matrix import calc_preds_matrix, init_coeffs_matrix
 from solutions.ch5_neural_net import NN_EPOCHS, NN_LR, calc_preds_nn, init_coeffs_nn
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.ch8
 TRAIN_ATOL = 1e-4
 
 
-def seeded(init, n_features: int, seed: int = 442):  # type: ignore[no-untyped-def]
+def seeded(init: InitFn, n_features: int, seed: int = TRAIN_SEED) -> Coeffs:
     """The hand-made initial coefficients that ``train_model`` starts from with ``seed``."""
     torch.manual_seed(seed)
     return init(n_features)
