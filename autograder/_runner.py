@@ -1,0 +1,126 @@
+"""The program that runs inside the sandbox: execute a submission's cells, observe its functions.
+
+Started by :mod:`autograder.sandbox` as ``python -I _runner.py RESULT_FD`` in a fresh process,
+next to copies of (or read-only binds to) ``runtime.py`` and ``wire.py``; it must not import the
+rest of the project, which the sandbox does not contain. It reads one JSON job from stdin:
+
+    {"cells": [code, ...], "calls": [[id, kind, [encoded args, ...]], ...],
+     "skip_cells": {index: reason}, "skip_cases": [[id, k], ...],
+     "cell_timeout": seconds, "rlimits": {name: value}}
+
+then writes one JSON message a line to ``RESULT_FD`` (never stdout, which is the student's):
+``ready``, ``cell`` (a cell starts), ``cell_error``, ``case`` (a case starts), ``result``, ``done``.
+Everything here runs in the student's process, so the grader trusts none of it: the most a student
+can do is choose the outputs reported for their own functions. The comparison happens outside.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import resource
+import signal
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MAX_ERROR_CHARS = 1000
+
+
+def _load(name: str):
+    """Import ``runtime.py`` / ``wire.py`` from this folder under a private module name."""
+    spec = importlib.util.spec_from_file_location(f"_autograder_{name}", HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised in the student's code when a cell or a call runs past its time limit."""
+
+
+def _on_alarm(signum, frame):
+    raise TimeLimitExceeded("ran longer than its time limit")
+
+
+def describe(err: BaseException) -> str:
+    """``"ExceptionType: message"`` (just the type when there is no message), never raising."""
+    try:
+        name = type(err).__name__
+        text = str(err)
+    except BaseException:  # a hostile __str__
+        return "Exception: (its message could not be shown)"
+    return (f"{name}: {text}" if text else name)[:MAX_ERROR_CHARS]
+
+
+def main() -> None:
+    out_fd = int(sys.argv[1])
+    job = json.loads(sys.stdin.buffer.read())
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+
+    def send(msg: dict) -> None:
+        data = (json.dumps(msg, separators=(",", ":")) + "\n").encode()
+        while data:
+            data = data[os.write(out_fd, data):]
+
+    for name, value in job.get("rlimits", {}).items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    runtime, wire = _load("runtime"), _load("wire")
+
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    config.InteractiveShell.colors = "NoColor"
+    shell = InteractiveShell.instance(config=config)
+    calls = [(ex_id, kind, [wire.decode(a) for a in args]) for ex_id, kind, args in job["calls"]]
+    skip_cells = {int(i) for i in job.get("skip_cells", {})}
+    skip_cases = {(ex_id, k) for ex_id, k in job.get("skip_cases", [])}
+    timeout = float(job["cell_timeout"])
+    signal.signal(signal.SIGALRM, _on_alarm)
+    send({"t": "ready"})
+
+    for i, code in enumerate(job["cells"]):
+        if i in skip_cells:
+            continue
+        send({"t": "cell", "i": i})
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            result = shell.run_cell(code, store_history=False)
+            err = result.error_before_exec or result.error_in_exec
+        except BaseException as caught:  # raised outside the cell's own code (e.g. the alarm)
+            err = caught
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        if err is not None:
+            send({"t": "cell_error", "i": i, "error": describe(err)})
+
+    namespace = shell.user_ns
+    for ex_id, kind, args_list in calls:
+        for k, args in enumerate(args_list):
+            if (ex_id, k) in skip_cases:
+                continue
+            send({"t": "case", "id": ex_id, "k": k})
+            msg = {"t": "result", "id": ex_id, "k": k}
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                if ex_id not in namespace:
+                    raise NameError(f"name {ex_id!r} is not defined")
+                msg["value"] = wire.encode(runtime.observe(namespace[ex_id], args, kind))
+            except wire.WireError as err:
+                msg["error"] = str(err)[:MAX_ERROR_CHARS]
+            except BaseException as err:
+                msg["error"] = describe(err)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            send(msg)
+    send({"t": "done"})
+
+
+if __name__ == "__main__":
+    main()

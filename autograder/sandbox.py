@@ -1,0 +1,511 @@
+"""Run one untrusted submission in a fresh, sandboxed process and bring back its outputs as data.
+
+:func:`run_submission` executes a submission's code cells in order in a new Python process
+(IPython's ``InteractiveShell``, so magics and ``from __future__`` behave as in a notebook), then
+calls the named exercise functions on the given arguments with :func:`autograder.runtime.observe`
+and sends what they returned back as data (:mod:`autograder.wire`: JSON, never pickle). The verdict
+is never decided in that process: the caller compares the outcomes with the reference's outputs.
+
+The sandbox (``sandbox="auto"`` or ``"bwrap"``) is bubblewrap: the process sees read-only binds of
+the system's ``/usr`` and libraries, a few ``/etc`` files, the Python installation and the virtual
+environment, and nothing of the project, the course folder or the gradebook; it writes only to a
+private, size-capped tmpfs ``/tmp`` (its scratch folder is ``/tmp/work``); it has no network (an
+empty network namespace, not even loopback), its own PID namespace and session, and dies with the
+grader. Run as root, bwrap does not create a user namespace (root mapped to root would be exempt from
+the process limit); instead the sandboxed program drops to an unprivileged uid of its own per job
+with ``setpriv``, so ``RLIMIT_NPROC`` counts only that job's processes. Limits (:class:`Limits`):
+memory (``RLIMIT_AS``), processes (``RLIMIT_NPROC``), file size (``RLIMIT_FSIZE``), CPU time
+(``RLIMIT_CPU``), and wall-clock time per cell/call and per submission, enforced by this process,
+which kills the whole sandbox. Output on stdout/stderr is kept up to a byte cap, the rest dropped.
+
+A cell or a call that kills the process (``os._exit``, a segfault, a time limit) is recorded as that
+cell's or case's error and the submission is replayed in a new process without it, a few times at
+most, so that one hostile cell does not cost the honest functions their marks.
+
+``sandbox="none"`` runs the same program without any isolation (only the resource limits): for
+trusted work only; the command line exposes it as ``--unsandboxed``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder import wire
+from autograder.runtime import KINDS
+
+MODES = ("auto", "bwrap", "none")
+HERE = Path(__file__).resolve().parent
+#: Files the sandboxed program needs; they are bound read-only into the sandbox, nothing else of ours.
+RUNNER_FILES = ("_runner.py", "runtime.py", "wire.py")
+SANDBOX_LIB = "/grader"
+SANDBOX_TMP = "/tmp"
+SANDBOX_WORK = "/tmp/work"
+#: Size of the sandbox's private tmpfs (its only writable place).
+SCRATCH_BYTES = 128 * 1024 * 1024
+#: Largest file the submission may write (RLIMIT_FSIZE).
+FILE_SIZE_BYTES = 64 * 1024 * 1024
+#: /etc files bound into the sandbox when present (dynamic linker cache, time zone, character sets).
+ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf")
+#: Seconds past a cell's or call's limit before this process kills the sandbox (the sandbox first
+#: raises ``TimeLimitExceeded`` in the student's code itself, which lets the next cells run).
+HARD_GRACE = 2.0
+#: Seconds the sandboxed program may take to start (Python, torch and IPython imports).
+STARTUP_TIMEOUT = 60.0
+#: Processes started for one submission at most: the first run and its replays.
+MAX_ATTEMPTS = 4
+#: Cap on all result messages of one run, and on one value's array data.
+RESULT_BYTES_CAP = 256 * 1024 * 1024
+VALUE_BYTES_CAP = wire.MAX_BYTES
+MAX_ERROR_CHARS = 1000
+#: Unprivileged uids for sandboxes started by root: one per job, so process limits do not add up.
+UID_BASE = 1_000_000
+UIDS_PER_PROCESS = 64
+BWRAP_MISSING = (
+    "the sandbox tool bubblewrap (bwrap) is not installed, so untrusted submissions cannot be run "
+    "safely. Install it (Debian/Ubuntu: `apt-get install bubblewrap`; Fedora: `dnf install "
+    "bubblewrap`) or, only for work you trust, run unsandboxed explicitly (--unsandboxed, "
+    "sandbox='none')."
+)
+
+
+class SandboxUnavailable(RuntimeError):
+    """The requested sandbox cannot be used here; the message says what to install or pass."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one submission's run; all configurable, with defaults for a course."""
+
+    cell_timeout: float = 30.0
+    total_timeout: float = 180.0
+    memory_mb: int = 2048
+    max_processes: int = 64
+    max_output_bytes: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        for name in ("cell_timeout", "total_timeout", "memory_mb", "max_processes"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
+        if self.max_output_bytes < 0:
+            raise ValueError(f"Limits.max_output_bytes must be >= 0, got {self.max_output_bytes!r}")
+
+
+@dataclass
+class CaseOutcome:
+    """One case's observed output (``value``), or why there is none (``error``)."""
+
+    value: Any | None
+    error: str | None
+
+
+@dataclass
+class RunResult:
+    """What one submission's run gave: outcomes per exercise id, in the order of the cases."""
+
+    outcomes: dict[str, list[CaseOutcome]]
+    #: ``(cell index, "ExceptionType: message")`` for each cell that raised, in cell order.
+    cell_errors: list[tuple[int, str]]
+    #: Why the run ended abnormally (the process died and could not be replayed, or a time limit
+    #: of the whole submission); ``None`` for a complete run. What was returned before is kept.
+    fatal: str | None
+    seconds: float
+    #: The run's stdout and stderr, cut at ``Limits.max_output_bytes``.
+    output: str = field(default="", repr=False)
+
+
+# ------------------------------------------------------------------------------------ the sandbox
+
+def bwrap_path() -> str | None:
+    """Where bubblewrap is, or ``None``."""
+    return shutil.which("bwrap")
+
+
+def resolve_sandbox(sandbox: str) -> str:
+    """``"bwrap"`` or ``"none"`` for a requested mode; raise :class:`SandboxUnavailable` if impossible."""
+    if sandbox not in MODES:
+        raise ValueError(f"unknown sandbox {sandbox!r}; expected one of {MODES}")
+    if sandbox == "none":
+        return "none"
+    if bwrap_path() is None:
+        raise SandboxUnavailable(BWRAP_MISSING)
+    return "bwrap"
+
+
+def _python_paths() -> list[str]:
+    """The folders the sandboxed Python needs, read-only: its installation and the environment."""
+    import site
+    import sysconfig
+
+    wanted = {sys.base_prefix, sys.prefix, *site.getsitepackages(), sysconfig.get_path("purelib"),
+              os.path.dirname(os.path.realpath(sys.executable))}
+    paths = sorted({os.path.realpath(p) for p in wanted if p and os.path.isdir(p)})
+    # drop folders inside another one; /usr is bound anyway
+    keep = [p for p in paths if not any(p != q and p.startswith(q + os.sep) for q in paths)]
+    return [p for p in keep if not (p == "/usr" or p.startswith("/usr/"))]
+
+
+def _check_exposure(paths: list[str]) -> None:
+    """Refuse to sandbox if a bound folder would expose the project (solutions, course, gradebook)."""
+    from solutions.paths import PROJECT_ROOT
+
+    root = os.path.realpath(PROJECT_ROOT)
+    for p in [*paths, "/usr"]:
+        if root == p or root.startswith(p.rstrip(os.sep) + os.sep):
+            raise SandboxUnavailable(
+                f"the Python environment folder {p} contains the project folder {root}; the sandbox "
+                f"would expose the solutions and the course. Use a virtual environment or Python "
+                f"installation outside the project (a .venv inside it is fine).")
+
+
+_uid_counter = itertools.count()
+_uid_lock = threading.Lock()
+
+
+def _job_uid() -> int:
+    """An unprivileged uid no other live sandbox of this machine's graders uses."""
+    with _uid_lock:
+        n = next(_uid_counter) % UIDS_PER_PROCESS
+    return UID_BASE + (os.getpid() % 4_194_304) * UIDS_PER_PROCESS + n
+
+
+def _bwrap_argv(result_fd: int) -> list[str]:
+    """The bubblewrap command line that starts the runner; see the module docstring."""
+    paths = _python_paths()
+    _check_exposure(paths)
+    root = os.geteuid() == 0
+    argv = [bwrap_path() or "bwrap", "--die-with-parent", "--new-session"]
+    if root:  # no user namespace: root mapped to root would escape RLIMIT_NPROC; setpriv drops below
+        argv += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        argv += ["--unshare-all"]
+    argv += ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            argv += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            argv += ["--ro-bind", top, top]
+    for name in ETC_FILES:
+        if os.path.exists(name):
+            argv += ["--ro-bind", name, name]
+    for p in paths:  # folders bwrap creates on the way would copy the host's modes (/root is 0700)
+        argv += [arg for parent in _ancestors(p) for arg in ("--perms", "0755", "--dir", parent)]
+        argv += ["--ro-bind", p, p]
+    argv += ["--perms", "0755", "--dir", SANDBOX_LIB]
+    for name in RUNNER_FILES:
+        argv += ["--ro-bind", str(HERE / name), f"{SANDBOX_LIB}/{name}"]
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", SANDBOX_TMP,
+             "--perms", "0777", "--dir", SANDBOX_WORK, "--chdir", SANDBOX_WORK, "--"]
+    if root:
+        uid = str(_job_uid())
+        argv += ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                 "--inh-caps=-all", "--"]
+    return argv + [sys.executable, "-I", f"{SANDBOX_LIB}/_runner.py", str(result_fd)]
+
+
+def _ancestors(path: str) -> list[str]:
+    """``/a/b/c`` -> ``["/a", "/a/b"]``."""
+    parts = Path(path).parts[1:-1]
+    return ["/" + "/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def _environment(home: str) -> dict[str, str]:
+    """The sandboxed program's whole environment: nothing of the grader's."""
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8",
+            "IPYTHONDIR": f"{home}/.ipython", "MPLCONFIGDIR": f"{home}/.matplotlib", "MPLBACKEND": "Agg",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2", "TMPDIR": home}
+
+
+def _rlimits(limits: Limits, mode: str) -> dict[str, int]:
+    """The resource limits the runner sets on itself before any student code runs."""
+    out = {"RLIMIT_AS": limits.memory_mb * 1024 * 1024, "RLIMIT_FSIZE": FILE_SIZE_BYTES,
+           "RLIMIT_CPU": int(limits.total_timeout) + 10, "RLIMIT_CORE": 0}
+    if mode == "bwrap":  # unsandboxed, it would count all of the user's processes
+        out["RLIMIT_NPROC"] = limits.max_processes
+    return out
+
+
+# ------------------------------------------------------------------------------------ one process
+
+class _Output:
+    """The run's stdout/stderr, kept up to a byte cap."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.data, self.dropped = cap, bytearray(), 0
+
+    def feed(self, chunk: bytes) -> None:
+        room = self.cap - len(self.data)
+        self.data += chunk[:max(room, 0)]
+        self.dropped += max(len(chunk) - max(room, 0), 0)
+
+    def text(self) -> str:
+        text = self.data.decode("utf-8", errors="replace")
+        return text + (f"\n[... {self.dropped} more bytes of output cut]" if self.dropped else "")
+
+
+class _Progress:
+    """What the runner has reported so far, validated: nothing it sends is trusted."""
+
+    def __init__(self, n_cells: int, n_cases: dict[str, int]) -> None:
+        self.n_cells, self.n_cases = n_cells, n_cases
+        self.cell_errors: dict[int, str] = {}
+        self.results: dict[tuple[str, int], CaseOutcome] = {}
+        self.current: tuple | None = None
+        self.ready = self.done = False
+
+    def _case(self, msg: dict) -> tuple[str, int] | None:
+        ex_id, k = msg.get("id"), msg.get("k")
+        if type(ex_id) is str and type(k) is int and 0 <= k < self.n_cases.get(ex_id, 0):
+            return ex_id, k
+        return None
+
+    def handle(self, line: bytes) -> bool:
+        """Take one message; return whether a new cell or case started (which restarts its clock)."""
+        try:
+            msg = json.loads(line)
+        except (ValueError, RecursionError):
+            return False
+        if type(msg) is not dict:
+            return False
+        kind = msg.get("t")
+        if kind == "ready":
+            self.ready = True
+            return True
+        if kind == "done":
+            self.done = True
+            return False
+        if kind in ("cell", "cell_error"):
+            i = msg.get("i")
+            if type(i) is not int or not 0 <= i < self.n_cells:
+                return False
+            if kind == "cell":
+                self.current = ("cell", i)
+                return True
+            if type(msg.get("error")) is str:
+                self.cell_errors.setdefault(i, msg["error"][:MAX_ERROR_CHARS])
+            return False
+        case = self._case(msg)
+        if case is None:
+            return False
+        if kind == "case":
+            self.current = ("case", *case)
+            return True
+        if kind == "result" and case not in self.results:
+            if type(msg.get("error")) is str and "value" not in msg:
+                self.results[case] = CaseOutcome(None, msg["error"][:MAX_ERROR_CHARS])
+            elif "value" in msg and "error" not in msg:
+                try:
+                    self.results[case] = CaseOutcome(wire.decode(msg["value"], VALUE_BYTES_CAP), None)
+                except wire.WireError as err:
+                    self.results[case] = CaseOutcome(None, str(err)[:MAX_ERROR_CHARS])
+        return False
+
+
+def _signal_name(status: int) -> str:
+    try:
+        return signal.Signals(status).name
+    except ValueError:
+        return f"signal {status}"
+
+
+def _attempt(mode: str, env: dict[str, str], cwd: str, job: bytes, limits: Limits,
+             deadline: float, progress: _Progress, output: _Output) -> str | None:
+    """Run the runner once; return ``None`` if it finished, else why it stopped."""
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = subprocess.Popen(_argv(mode, write_fd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                pass_fds=(write_fd,), env=env, cwd=cwd, start_new_session=True)
+    finally:
+        os.close(write_fd)
+
+    def feed_stdin() -> None:
+        try:
+            proc.stdin.write(job)
+            proc.stdin.close()
+        except OSError:  # the process died before reading its job
+            pass
+
+    writer = threading.Thread(target=feed_stdin, daemon=True)
+    writer.start()
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, "out")
+    sel.register(read_fd, selectors.EVENT_READ, "res")
+    buf, received = bytearray(), 0
+    phase_end = min(deadline, time.monotonic() + STARTUP_TIMEOUT)
+    reason: str | None = None
+    try:
+        while not progress.done:
+            now = time.monotonic()
+            if now >= deadline:
+                reason = f"TimeLimitExceeded: the submission ran longer than its {limits.total_timeout:g} s limit"
+                break
+            if now >= phase_end:
+                what = "starting Python" if progress.current is None else "it"
+                reason = (f"TimeLimitExceeded: {what} ran longer than its {limits.cell_timeout:g} s limit "
+                          f"(stopped by the grader)")
+                break
+            events = sel.select(timeout=min(deadline, phase_end) - now)
+            if not events:
+                continue
+            closed = False
+            for key, _ in events:
+                chunk = os.read(key.fd, 1 << 16)
+                if not chunk:
+                    sel.unregister(key.fd)
+                    closed = closed or key.data == "res"
+                    continue
+                if key.data == "out":
+                    output.feed(chunk)
+                    continue
+                received += len(chunk)
+                if received > RESULT_BYTES_CAP:
+                    reason = "the process sent more result data than the grader accepts"
+                    break
+                buf += chunk
+                *lines, rest = bytes(buf).split(b"\n")
+                buf = bytearray(rest)
+                for line in lines:
+                    if progress.handle(line):
+                        phase_end = min(deadline, time.monotonic() + limits.cell_timeout + HARD_GRACE)
+            if reason:
+                break
+            if closed and not progress.done:
+                try:  # the results pipe closed: the process is ending; say how it ended
+                    status = proc.wait(timeout=2.0)
+                except subprocess.TimeoutExpired:
+                    status = None
+                reason = _death(status, output)
+                break
+    finally:
+        _kill(proc)
+        sel.close()
+        os.close(read_fd)
+        writer.join(timeout=1.0)
+        _drain(proc, output)
+    return None if progress.done else reason
+
+
+def _death(status: int | None, output: _Output) -> str:
+    """How the process ended, in a line (bwrap reports a signal as 128 + its number)."""
+    if status is None:
+        return "ProcessDied: the process closed its results channel and stopped responding"
+    if status < 0 or status > 128:
+        sig = -status if status < 0 else status - 128
+        return f"ProcessDied: the process was killed by {_signal_name(sig)}"
+    return f"ProcessDied: the process exited with status {status}"
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill the process and its group (with bwrap, the whole sandbox dies with it)."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            proc.kill()
+    try:
+        proc.wait(timeout=5.0)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _drain(proc: subprocess.Popen, output: _Output) -> None:
+    """Collect what is left in stdout without blocking on a descendant that still holds it."""
+    fd = proc.stdout.fileno()
+    os.set_blocking(fd, False)
+    try:
+        for _ in range(64):
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            output.feed(chunk)
+    except (BlockingIOError, OSError):
+        pass
+    proc.stdout.close()
+
+
+# ------------------------------------------------------------------------------------ public API
+
+def run_submission(code_cells: list[str], calls: dict[str, tuple[str, list[tuple]]],
+                   limits: Limits = Limits(), sandbox: str = "auto") -> RunResult:
+    """Run ``code_cells`` in a fresh (sandboxed) process, then observe each exercise on its cases.
+
+    ``calls`` maps an exercise id (the function's or class's name in the notebook) to its check
+    kind and the argument tuples of its cases. Returns every case's output as data, or its error.
+    Raises :class:`SandboxUnavailable` if ``sandbox`` is ``"auto"``/``"bwrap"`` and bubblewrap is
+    missing; never raises because of what the submission does.
+    """
+    started = time.monotonic()
+    mode = resolve_sandbox(sandbox)
+    if not all(isinstance(c, str) for c in code_cells):
+        raise TypeError("code_cells must be a list of strings")
+    for ex_id, (kind, _) in calls.items():
+        if not ex_id.isidentifier() or kind not in KINDS:
+            raise ValueError(f"bad call {ex_id!r}: kind {kind!r} (expected an identifier and one of {KINDS})")
+    encoded = [[ex_id, kind, [wire.encode(tuple(a)) for a in args]] for ex_id, (kind, args) in calls.items()]
+    progress = _Progress(len(code_cells), {ex_id: len(args) for ex_id, (_, args) in calls.items()})
+    output = _Output(limits.max_output_bytes)
+    deadline = started + limits.total_timeout
+    skip_cells: dict[int, str] = {}
+    skip_cases: dict[tuple[str, int], str] = {}
+    fatal: str | None = None
+    with tempfile.TemporaryDirectory(prefix="autograder-run-") as scratch:
+        os.chmod(scratch, 0o700)
+        if mode == "bwrap":
+            cwd, env = "/", _environment(SANDBOX_TMP)
+        else:
+            cwd, env = scratch, _environment(scratch)
+        for attempt in range(MAX_ATTEMPTS):
+            job = json.dumps({
+                "cells": code_cells, "calls": encoded, "cell_timeout": limits.cell_timeout,
+                "skip_cells": {str(i): r for i, r in skip_cells.items()},
+                "skip_cases": [[*c] for c in {**skip_cases, **progress.results}],
+                "rlimits": _rlimits(limits, mode),
+            }).encode()
+            progress.current, progress.ready = None, False
+            reason = _attempt(mode, env, cwd, job, limits, deadline, progress, output)
+            if reason is None:
+                break
+            current = progress.current
+            if current is None or time.monotonic() >= deadline or attempt == MAX_ATTEMPTS - 1 \
+                    or "result data" in reason:
+                fatal = reason if current is not None or progress.ready else _startup_failure(reason, output)
+                break
+            if current[0] == "cell":
+                skip_cells[current[1]] = reason
+                progress.cell_errors.setdefault(current[1], reason)
+            else:
+                skip_cases[current[1:]] = reason
+                progress.results.setdefault(current[1:], CaseOutcome(None, reason))
+    missing = fatal or "not run"
+    outcomes = {ex_id: [progress.results.get((ex_id, k), CaseOutcome(None, missing)) for k in range(len(args))]
+                for ex_id, (_, args) in calls.items()}
+    return RunResult(outcomes=outcomes, cell_errors=sorted(progress.cell_errors.items()), fatal=fatal,
+                     seconds=time.monotonic() - started, output=output.text())
+
+
+def _argv(mode: str, result_fd: int) -> list[str]:
+    """The command that starts the runner; its results go to file descriptor ``result_fd``."""
+    if mode == "bwrap":
+        return _bwrap_argv(result_fd)
+    return [sys.executable, "-I", str(HERE / "_runner.py"), str(result_fd)]
+
+
+def _startup_failure(reason: str, output: _Output) -> str:
+    """A failure before any student code ran: a problem of the grader's setup, with its output."""
+    tail = output.text().strip().splitlines()[-3:]
+    return f"the grading process failed to start ({reason}){': ' + ' | '.join(tail) if tail else ''}"
