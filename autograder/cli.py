@@ -14,8 +14,6 @@ from solutions.paths import PROJECT_ROOT
 
 #: Where generated assignments, submissions, the gradebook and grades live (git-ignored).
 DEFAULT_COURSE_DIR: Path = PROJECT_ROOT / "course"
-#: How ``grade``/``grade-all`` confine student code (see autograder/sandbox.py).
-SANDBOX_CHOICES = ("auto", "bwrap", "none")
 
 
 class CourseError(Exception):
@@ -31,8 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("assign", help="generate nbgrader source and release notebooks from the chapters")
     p.add_argument("assignments", nargs="*", help="assignment names (chapter file stems); default: all")
     p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
-    p.add_argument("--exchange-root", default=None, help="nbgrader's exchange folder, written to "
-                   "<course-dir>/nbgrader_config.py (default: the one already there, else /srv/nbgrader/exchange)")
+    p.add_argument("--exchange-root", default=None,
+                   help="nbgrader's exchange folder, written to <course-dir>/nbgrader_config.py (default: the "
+                   "one already there, else nbgrader's default /usr/local/share/nbgrader/exchange)")
     p.add_argument("--chapters-dir", type=Path, default=None,
                    help="read the chapters from this folder instead of chapters/ (for tests and fixtures)")
 
@@ -50,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object with the result")
     p.add_argument("--feedback", type=Path, default=None, help="where to write the HTML feedback")
     p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
-    p.add_argument("--sandbox", choices=SANDBOX_CHOICES, default="auto",
-                   help="how student code is confined (default: auto, bubblewrap when available)")
+    p.add_argument("--unsandboxed", action="store_true",
+                   help="run student code without the bubblewrap sandbox (only for work you trust)")
 
     # --- grade-all: a whole class (autograder/grade.py)
     p = sub.add_parser("grade-all", help="grade every submission in course/submitted/<student>/<assignment>/")
@@ -59,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="parallel jobs (default: the number of cores)")
     p.add_argument("--assignment", action="append", default=None, help="only this assignment (repeatable)")
     p.add_argument("--csv", type=Path, default=None, help="grades CSV (default: <course-dir>/grades.csv)")
-    p.add_argument("--sandbox", choices=SANDBOX_CHOICES, default="auto",
-                   help="how student code is confined (default: auto, bubblewrap when available)")
+    p.add_argument("--unsandboxed", action="store_true",
+                   help="run student code without the bubblewrap sandbox (only for work you trust)")
     return parser
 
 

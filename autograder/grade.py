@@ -1,0 +1,826 @@
+"""Grading submitted notebooks: ``python -m autograder grade`` (one) and ``grade-all`` (a class).
+
+How one notebook is graded:
+
+1. The submission is read and validated (size, JSON, nbformat schema) and its assignment is
+   recognised from the notebook's ``autograder`` metadata, or else from its nbgrader cell ids.
+2. What runs is rebuilt from the assignment's *source* notebook: its locked code cells (the setup:
+   imports, the check runtime, the public cases) are restored, the student's solution cells are taken
+   by their nbgrader ``grade_id``, the student's own extra code cells are kept in order, and the check
+   cells are not run at all: the verdict never comes from the student's kernel.
+3. Cells that reach for the reference ``solutions`` package are found statically (:func:`uses_solutions`);
+   those exercises score 0 (the sandbox also makes the import impossible at run time).
+4. :func:`autograder.sandbox.run_submission` runs the cells in a fresh, sandboxed process and calls each
+   exercise's function on its public and hidden cases' arguments, handing the outputs back as data.
+5. Here, outside the student's reach, the outputs are compared with the reference's outputs
+   (:func:`autograder.runtime.compare_observed`). An exercise scores its points only if every case
+   matches, as nbgrader's all-or-nothing grade cells do. A failed hidden case says only what kind of
+   difference it was (shape, dtype, values, ...), never its inputs or expected outputs.
+
+``grade-all`` grades nbgrader's ``submitted/<student>/<assignment>/`` layout: one independent job per
+submission in a process pool, results recorded in nbgrader's gradebook, per-submission JSON and HTML
+feedback, and a CSV of grades. It resumes: a submission graded before and unchanged is not regraded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import builtins
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from autograder.assign import CHECK_PREFIX, METADATA_KEY, TASK_PREFIX
+from autograder.chapters import chapter_paths, load_exercises
+from autograder.cli import CourseError
+
+#: Largest notebook the grader reads; bigger ones are almost always full of outputs.
+MAX_NOTEBOOK_BYTES: int = 20 * 1024 * 1024
+#: Key of the assignment's name in the notebook metadata ``autograder assign`` writes.
+ASSIGNMENT_KEY = "assignment"
+#: nbgrader's course folders.
+SOURCE_DIR = "source"
+SUBMITTED_DIR = "submitted"
+AUTOGRADED_DIR = "autograded"
+FEEDBACK_DIR = "feedback"
+RESULT_FILE = "result.json"
+TIMESTAMP_FILE = "timestamp.txt"
+DEFAULT_CSV_NAME = "grades.csv"
+#: The reference package students must not use, and what their feedback says when they do.
+SOLUTIONS_PACKAGE = "solutions"
+SOLUTIONS_MESSAGE = "uses the reference solutions package, which is not allowed"
+#: What a case says when the function still holds nbgrader's stub.
+NOT_DONE = "not done yet (it still raises NotImplementedError)"
+#: The sandbox's error for a case that never ran because the run ended early.
+NOT_RUN = "not run"
+#: Longest message shown for one exercise (cell errors and public differences can be long).
+MAX_MESSAGE_CHARS = 400
+#: Exception names a hidden case may report: the built-in ones and the sandbox's own. A type defined in
+#: the submission could carry hidden inputs in its name, so those are reported without their name.
+SAFE_EXCEPTION_NAMES = frozenset(
+    name for name, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, BaseException)
+) | {"TimeLimitExceeded", "ProcessDied"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class ExerciseResult:
+    """The verdict on one exercise."""
+
+    id: str
+    title: str
+    score: float
+    max_score: float
+    passed: bool
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        """The exercise in the ``--json`` schema."""
+        return {"id": self.id, "score": self.score, "max_score": self.max_score,
+                "passed": self.passed, "message": self.message}
+
+
+@dataclass
+class GradeResult:
+    """The verdict on one notebook: one result per exercise, plus notes about the whole run."""
+
+    assignment: str
+    exercises: list[ExerciseResult]
+    #: Things worth telling the student that belong to no exercise (an added cell raised, a time limit).
+    notes: list[str] = field(default_factory=list)
+    #: False when the notebook could not be graded at all (unreadable, wrong assignment, grader crash).
+    graded: bool = True
+
+    @property
+    def score(self) -> float:
+        """Points scored."""
+        return sum(e.score for e in self.exercises)
+
+    @property
+    def max_score(self) -> float:
+        """Points available."""
+        return sum(e.max_score for e in self.exercises)
+
+    def as_json(self) -> dict[str, Any]:
+        """Exactly the ``grade --json`` object: assignment, score, max_score and the exercises."""
+        return {"assignment": self.assignment, "score": self.score, "max_score": self.max_score,
+                "exercises": [e.as_json() for e in self.exercises]}
+
+    @classmethod
+    def zero(cls, source: SourceAssignment | None, assignment: str, message: str) -> GradeResult:
+        """A submission that could not be graded: every exercise scores 0 with ``message``."""
+        exercises = [] if source is None else [
+            ExerciseResult(ex.id, ex.title, 0, ex.points, False, message) for ex in source.exercises]
+        return cls(assignment, exercises, [message], graded=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading the submission
+
+
+def sha256_file(path: Path) -> str:
+    """Hex digest of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_submission(path: Path) -> nbformat.NotebookNode:
+    """Read and validate a submitted notebook; :class:`CourseError` says what is wrong with it."""
+    if not path.exists():
+        raise CourseError(f"no such file: {path}")
+    if not path.is_file():
+        raise CourseError(f"{path} is not a file (expected a .ipynb notebook)")
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        raise CourseError(f"{path} is {size / 2**20:.1f} MB; the grader reads notebooks up to "
+                          f"{MAX_NOTEBOOK_BYTES // 2**20} MB (clear the outputs and save again)")
+    try:
+        text = path.read_bytes().decode("utf-8")
+        data = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CourseError(f"{path} is not a notebook: it is not valid JSON ({err})") from None
+    if not isinstance(data, dict) or "nbformat" not in data or not isinstance(data.get("cells"), list):
+        raise CourseError(f"{path} is not a notebook: a Jupyter notebook is a JSON object with "
+                          f"'nbformat' and a list of 'cells'")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)  # also joins multi-line sources
+            nbformat.validate(nb)
+    except Exception as err:  # nbformat raises several types for malformed notebooks
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CourseError(f"{path} is not a valid Jupyter notebook: {first}") from None
+    return nb
+
+
+def _nbgrader_meta(cell: nbformat.NotebookNode) -> dict[str, Any]:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def grade_id(cell: nbformat.NotebookNode) -> str | None:
+    """The nbgrader ``grade_id`` of a cell, if it has one."""
+    gid = _nbgrader_meta(cell).get("grade_id")
+    return gid if isinstance(gid, str) else None
+
+
+# --------------------------------------------------------------------------------------------------
+# The assignment: its source notebook
+
+
+@dataclass(frozen=True)
+class ExerciseInfo:
+    """An exercise as the source notebook defines it: solution cell id, points, task title."""
+
+    id: str
+    points: float
+    title: str
+
+
+@dataclass(frozen=True)
+class SourceAssignment:
+    """What the grader needs from an assignment's nbgrader source notebook."""
+
+    name: str
+    path: Path
+    sha256: str
+    exercises: tuple[ExerciseInfo, ...]
+    #: Locked, ungraded code cells (``setup_code``): grade_id -> source, in notebook order.
+    locked_code: dict[str, str]
+    #: Every grade cell: grade_id -> the exercise it grades.
+    grade_cells: dict[str, str]
+    notebook: nbformat.NotebookNode
+
+    @property
+    def notebook_name(self) -> str:
+        """The notebook's name in nbgrader's gradebook (its file stem)."""
+        return self.path.stem
+
+
+def _chapter_order(name: str) -> tuple[int, str]:
+    m = re.match(r"ch(\d+)", name)
+    return (int(m.group(1)) if m else 10**6, name)
+
+
+def source_path(course_dir: Path, assignment: str) -> Path:
+    """Where nbgrader's source notebook of an assignment is."""
+    return course_dir / SOURCE_DIR / assignment / f"{assignment}.ipynb"
+
+
+def known_assignments(course_dir: Path) -> list[str]:
+    """Assignments that exist: one per chapter, plus any source notebook in the course folder."""
+    names = {p.stem for p in chapter_paths()}
+    src = course_dir / SOURCE_DIR
+    if src.is_dir():
+        names |= {p.name for p in src.iterdir() if source_path(course_dir, p.name).is_file()}
+    return sorted(names, key=_chapter_order)
+
+
+def _unknown(name: str, known: Sequence[str]) -> CourseError:
+    return CourseError(f"unknown assignment {name!r}; known assignments: {', '.join(known) or '(none)'}")
+
+
+def ensure_source(assignment: str, course_dir: Path) -> Path:
+    """The source notebook of ``assignment``, generated with ``autograder assign`` if it is missing."""
+    path = source_path(course_dir, assignment)
+    if path.is_file():
+        return path
+    from autograder import assign
+
+    how = f"python -m autograder assign {assignment} --course-dir {course_dir}"
+    print(f"autograder: no source notebook at {path}; generating it ({how})", file=sys.stderr)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            assign.assign([assignment], course_dir)
+    except CourseError as err:
+        raise CourseError(f"no source notebook at {path}, and generating it failed: {err}\n"
+                          f"Generate it with: {how}") from None
+    if not path.is_file():
+        raise CourseError(f"no source notebook at {path} after generating it; generate it with: {how}")
+    return path
+
+
+_EXERCISE_HEADING = re.compile(r"^\s*#+\s*(Exercise\b.*?)\s*$", re.MULTILINE)
+
+
+def _title(markdown: str, fallback: str) -> str:
+    """The task's ``### Exercise N.k: title`` heading, without the hashes."""
+    m = _EXERCISE_HEADING.search(markdown)
+    return m.group(1) if m else fallback
+
+
+def load_assignment(assignment: str, course_dir: Path) -> SourceAssignment:
+    """Read an assignment's source notebook (generating it first if needed)."""
+    path = ensure_source(assignment, course_dir)
+    nb = nbformat.read(path, as_version=4)
+    by_id = {gid: cell for cell in nb.cells if (gid := grade_id(cell))}
+    exercises: list[ExerciseInfo] = []
+    locked: dict[str, str] = {}
+    grade_cells: dict[str, str] = {}
+    for cell in nb.cells:
+        meta, gid = _nbgrader_meta(cell), grade_id(cell)
+        if gid is None or cell.cell_type != "code":
+            continue
+        if meta.get("solution") and not meta.get("grade"):
+            check = by_id.get(CHECK_PREFIX + gid)
+            if check is None or not _nbgrader_meta(check).get("grade"):
+                raise CourseError(f"{path}: solution cell {gid!r} has no grade cell {CHECK_PREFIX + gid!r}; "
+                                  f"regenerate the assignment (python -m autograder assign {assignment})")
+            task = by_id.get(TASK_PREFIX + gid)
+            title = _title(task.source, gid) if task is not None else gid
+            exercises.append(ExerciseInfo(gid, _number(_nbgrader_meta(check).get("points", 0)), title))
+            grade_cells[CHECK_PREFIX + gid] = gid
+        elif meta.get("locked") and not meta.get("grade") and not meta.get("solution"):
+            locked[gid] = cell.source
+    if not exercises:
+        raise CourseError(f"{path} has no exercises (no nbgrader solution cells)")
+    return SourceAssignment(assignment, path, sha256_file(path), tuple(exercises), locked, grade_cells, nb)
+
+
+def _number(value: Any) -> float:
+    """Points as a whole number when they are one (nbgrader stores floats)."""
+    value = float(value)
+    return int(value) if value.is_integer() else value
+
+
+def _exercise_ids(assignment: str, course_dir: Path) -> set[str]:
+    """The exercise ids of an assignment, from its source notebook if there is one, else its chapter."""
+    path = source_path(course_dir, assignment)
+    if path.is_file():
+        nb = nbformat.read(path, as_version=4)
+        return {gid for cell in nb.cells if (gid := grade_id(cell))}
+    chapter = next((p for p in chapter_paths() if p.stem == assignment), None)
+    return {ex.id for ex in load_exercises(chapter)} if chapter else set()
+
+
+def recognise_assignment(nb: nbformat.NotebookNode, requested: str | None, course_dir: Path) -> str:
+    """The assignment a notebook belongs to; with ``requested``, check that it is that one."""
+    known = known_assignments(course_dir)
+    if requested is not None and requested not in known:
+        raise _unknown(requested, known)
+    meta = nb.metadata.get(METADATA_KEY)
+    claimed = meta.get(ASSIGNMENT_KEY) if isinstance(meta, dict) else None
+    if not isinstance(claimed, str):
+        ids = {gid for cell in nb.cells if (gid := grade_id(cell))}
+        overlap = {a: len(ids & _exercise_ids(a, course_dir)) for a in known} if ids else {}
+        best = max(overlap, key=overlap.get, default=None)
+        claimed = best if best is not None and overlap[best] > 0 else None
+    if requested is not None:
+        if claimed is not None and claimed != requested:
+            raise CourseError(f"this notebook is assignment {claimed}, not {requested}")
+        return requested
+    if claimed is None:
+        raise CourseError("cannot tell which assignment this notebook is (it has no 'autograder' metadata "
+                          f"and no exercise cells of a known assignment); pass --assignment NAME, one of: "
+                          f"{', '.join(known)}")
+    if claimed not in known:
+        raise _unknown(claimed, known)
+    return claimed
+
+
+# --------------------------------------------------------------------------------------------------
+# What runs
+
+
+_IMPORT_FUNCS = frozenset({"import_module", "__import__"})
+#: Calls whose string arguments may name a module or hold code to run.
+_STRING_FUNCS = frozenset({"getattr", "exec", "eval", "compile", "import_module", "__import__", "find_spec",
+                           "run_module", "run_path", "reload", "spec_from_file_location", "hasattr"})
+_SOLUTIONS_WORD = re.compile(rf"\b{SOLUTIONS_PACKAGE}\b")
+
+
+def _is_solutions_module(name: str | None) -> bool:
+    return bool(name) and (name == SOLUTIONS_PACKAGE or name.startswith(SOLUTIONS_PACKAGE + "."))
+
+
+def _call_name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _strings(node: ast.AST) -> Iterator[str]:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            yield sub.value
+
+
+def _python_source(code: str) -> str:
+    """A cell's code with IPython syntax (magics, ``!cmd``) turned into plain Python."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+        return TransformerManager().transform_cell(code)
+    except Exception:  # IPython missing or the transform failed: parse the cell as it is
+        return code
+
+
+def uses_solutions(code: str) -> bool:
+    """Whether a cell reaches for the reference ``solutions`` package (found statically with ``ast``).
+
+    Catches ``import solutions...``, ``from solutions... import``, ``import_module``/``__import__`` of
+    a name starting with ``solutions``, the word ``solutions`` in a string given to ``getattr``,
+    ``exec``, ``eval`` and the like, and ``sys.modules["solutions..."]``. A cell that does not parse
+    cannot run either, so it is not flagged.
+    """
+    try:
+        tree = ast.parse(_python_source(code))
+    except (SyntaxError, ValueError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(_is_solutions_module(a.name) for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and (
+                _is_solutions_module(node.module)
+                or (node.module is None and any(a.name == SOLUTIONS_PACKAGE for a in node.names))):
+            return True
+        if isinstance(node, ast.Call):
+            name = _call_name(node.func)
+            args = [*node.args, *(k.value for k in node.keywords)]
+            if name in _IMPORT_FUNCS and args and isinstance(args[0], ast.Constant) \
+                    and isinstance(args[0].value, str) and _is_solutions_module(args[0].value.strip()):
+                return True
+            if name in _STRING_FUNCS and any(_SOLUTIONS_WORD.search(s) for a in args for s in _strings(a)):
+                return True
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) \
+                and node.value.attr == "modules" and any(_SOLUTIONS_WORD.search(s) for s in _strings(node.slice)):
+            return True
+    return False
+
+
+@dataclass
+class Program:
+    """The code cells to run, in order, and where each came from."""
+
+    cells: list[str] = field(default_factory=list)
+    #: For each cell: the exercise whose solution cell it is, or None.
+    owners: list[str | None] = field(default_factory=list)
+    #: For each cell: how to name it in a message.
+    labels: list[str] = field(default_factory=list)
+    #: Exercises whose solution cell is not in the submission.
+    deleted: set[str] = field(default_factory=set)
+    #: Exercises that score 0 for using the reference package: id -> the reason.
+    forbidden: dict[str, str] = field(default_factory=dict)
+
+    def add(self, code: str, owner: str | None, label: str) -> None:
+        """Append one cell."""
+        self.cells.append(code)
+        self.owners.append(owner)
+        self.labels.append(label)
+
+
+def build_program(source: SourceAssignment, nb: nbformat.NotebookNode) -> Program:
+    """The cells that run: restored setup, the student's solution cells, the student's own code cells.
+
+    Check (grade) cells are left out: their verdict comes from the grading process instead.
+    """
+    exercise_ids = {ex.id for ex in source.exercises}
+    seen: set[str] = set()
+    body = Program()
+    restored: set[str] = set()
+    for number, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        gid = grade_id(cell)
+        if gid in source.locked_code:
+            body.add(source.locked_code[gid], None, f"the setup cell {gid!r}")
+            restored.add(gid)
+        elif gid in exercise_ids:
+            seen.add(gid)
+            body.add(cell.source, gid, f"your cell of {gid}")
+            if uses_solutions(cell.source):
+                body.forbidden[gid] = SOLUTIONS_MESSAGE
+        elif gid in source.grade_cells or (gid and gid.startswith(CHECK_PREFIX)):
+            continue
+        else:
+            body.add(cell.source, None, f"cell {number} (a cell you added)")
+            if uses_solutions(cell.source):
+                for eid in exercise_ids:
+                    body.forbidden.setdefault(eid, f"cell {number}, a cell you added, {SOLUTIONS_MESSAGE}")
+    program = Program(deleted=exercise_ids - seen, forbidden=body.forbidden)
+    for gid, code in source.locked_code.items():  # locked cells the student deleted come back first
+        if gid not in restored:
+            program.add(code, None, f"the setup cell {gid!r}")
+    for code, owner, label in zip(body.cells, body.owners, body.labels):
+        program.add(code, owner, label)
+    return program
+
+
+# --------------------------------------------------------------------------------------------------
+# Verdicts
+
+
+def _shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _error_line(error: str) -> str:
+    """The last informative line of an error report (``Type: message``)."""
+    lines = [ln for ln in error.strip().splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else "an error"
+
+
+def exception_name(error: str) -> str | None:
+    """The exception type named by an error report ``Type: message`` (or ``module.Type: ...``)."""
+    m = re.match(r"^\s*(?:raised\s+)?([A-Za-z_][\w.]*)\s*(?::|$)", _error_line(error))
+    return m.group(1).rsplit(".", 1)[-1] if m else None
+
+
+_DIFFERENCE_KINDS: tuple[tuple[str, str], ...] = (
+    (r"\.grad\b", "wrong .grad"),
+    (r"require gradients", "wrong requires_grad"),
+    (r"has dtype", "wrong dtype"),
+    (r"has shape", "wrong shape"),
+    (r"has \d+ (items|rows)", "wrong length"),
+    (r"has columns", "wrong columns"),
+    (r"should be a", "wrong type"),
+)
+
+
+def difference_kind(reason: str) -> str:
+    """What kind of difference a comparison found, without any of its values."""
+    kind = next((label for pattern, label in _DIFFERENCE_KINDS if re.search(pattern, reason)), "wrong values")
+    m = re.search(r"argument (\d+) after the call", reason)
+    return f"{kind} (argument {m.group(1)} after the call)" if m else kind
+
+
+def _case_failure(label: str, i: int, n: int, expected: Any, outcome: Any, spec: Any, hidden: bool) -> str | None:
+    """Why one case failed (``None`` if it passed), revealing values only for public cases."""
+    from autograder.runtime import compare_observed
+
+    where = f"{label} check {i} of {n}"
+    if outcome.error is not None:
+        name = exception_name(outcome.error)
+        if name == "NotImplementedError":
+            return f"{where}: {NOT_DONE}"
+        if hidden:
+            if name is None:  # not an exception: the sandbox could not carry the value back
+                return f"{where}: returned a value of a type the grader does not accept"
+            return f"{where}: raised {name if name in SAFE_EXCEPTION_NAMES else 'an exception (type not shown)'}"
+        return f"{where}: raised {_error_line(outcome.error)}" if name else f"{where}: {_error_line(outcome.error)}"
+    try:
+        reason = compare_observed(expected, outcome.value, spec.kind, spec.rtol, spec.atol)
+    except Exception as err:  # an output of a shape compare cannot handle at all
+        reason = f"the result could not be compared ({type(err).__name__})"
+        if hidden:
+            return f"{where}: wrong type"
+    if reason is None:
+        return None
+    return f"{where}: {difference_kind(reason)}" if hidden else f"{where}: {reason}"
+
+
+def judge_exercise(info: ExerciseInfo, spec: Any, public: list, hidden: list, outcomes: list | None,
+                   cell_error: str | None, fatal: str | None) -> ExerciseResult:
+    """All-or-nothing verdict on one exercise from its cases' outcomes."""
+    total = len(public) + len(hidden)
+
+    def fail(message: str) -> ExerciseResult:
+        return ExerciseResult(info.id, info.title, 0, info.points, False, _shorten(message))
+
+    not_run = {fatal, NOT_RUN} - {None}
+    if outcomes is None or len(outcomes) < total or any(o.error in not_run for o in outcomes):
+        if cell_error:
+            return fail(f"your cell of {info.id} raised {cell_error}")
+        return fail(f"not graded: {fatal or 'the checks did not run'}")
+    if all(exception_name(o.error or "") == "NotImplementedError" for o in outcomes):
+        return fail(NOT_DONE)
+    failures = []
+    for label, cases, offset in (("public", public, 0), ("hidden", hidden, len(public))):
+        for i, (_args, expected) in enumerate(cases, start=1):
+            why = _case_failure(label, i, len(cases), expected, outcomes[offset + i - 1], spec, label == "hidden")
+            if why:
+                failures.append(why)
+    if not failures:
+        return ExerciseResult(info.id, info.title, info.points, info.points, True,
+                              f"all {total} checks passed ({len(public)} public, {len(hidden)} hidden)")
+    if cell_error and len(failures) == total:
+        return fail(f"your cell of {info.id} raised {cell_error}")
+    more = f" ({len(failures)} of {total} checks failed)" if len(failures) > 1 else ""
+    return fail(failures[0] + more)
+
+
+def grade_notebook(nb: nbformat.NotebookNode, source: SourceAssignment, sandbox: str = "auto",
+                   limits: Any = None) -> GradeResult:
+    """Grade a read notebook against its assignment's source; see the module docstring for how."""
+    from autograder import sandbox as sandbox_module
+    from autograder.exercises import get_spec
+
+    program = build_program(source, nb)
+    specs, cases, calls = {}, {}, {}
+    for ex in source.exercises:
+        try:
+            spec = get_spec(ex.id)
+        except KeyError as err:
+            raise CourseError(str(err.args[0])) from None
+        specs[ex.id] = spec
+        cases[ex.id] = (spec.public_cases(), spec.hidden_cases())
+        if ex.id not in program.deleted and ex.id not in program.forbidden:
+            calls[ex.id] = (spec.kind, [args for args, _ in cases[ex.id][0] + cases[ex.id][1]])
+    try:
+        run = sandbox_module.run_submission(program.cells, calls, limits or sandbox_module.Limits(), sandbox=sandbox)
+    except sandbox_module.SandboxUnavailable as err:
+        raise CourseError(str(err)) from None
+
+    notes: list[str] = []
+    cell_errors: dict[str, str] = {}
+    for index, error in run.cell_errors:
+        owner = program.owners[index] if 0 <= index < len(program.owners) else None
+        text = _shorten(_error_line(error), 200)
+        if owner is not None:
+            cell_errors.setdefault(owner, text)
+        else:
+            label = program.labels[index] if 0 <= index < len(program.labels) else f"cell {index + 1}"
+            notes.append(f"{label} raised {text}")
+    if run.fatal:
+        notes.append(f"grading stopped early: {run.fatal}")
+
+    results = []
+    for ex in source.exercises:
+        if ex.id in program.deleted:
+            results.append(ExerciseResult(ex.id, ex.title, 0, ex.points, False, f"the cell of {ex.id} was deleted"))
+        elif ex.id in program.forbidden:
+            results.append(ExerciseResult(ex.id, ex.title, 0, ex.points, False, program.forbidden[ex.id]))
+        else:
+            public, hidden = cases[ex.id]
+            results.append(judge_exercise(ex, specs[ex.id], public, hidden, run.outcomes.get(ex.id),
+                                          cell_errors.get(ex.id), run.fatal))
+    return GradeResult(source.name, results, notes)
+
+
+def grade_path(path: Path, assignment: str | None = None, course_dir: Path | None = None,
+               sandbox: str = "auto") -> GradeResult:
+    """Read, recognise and grade one notebook file."""
+    from autograder.cli import DEFAULT_COURSE_DIR
+
+    course_dir = (course_dir or DEFAULT_COURSE_DIR).resolve()
+    nb = read_submission(path)
+    name = recognise_assignment(nb, assignment, course_dir)
+    return grade_notebook(nb, load_assignment(name, course_dir), sandbox=sandbox)
+
+
+# --------------------------------------------------------------------------------------------------
+# One notebook from the command line
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a text file so that readers see the old content or the new, never half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _sandbox_mode(args: argparse.Namespace) -> str:
+    """The sandbox the command line asks for, checked to be usable here before any grading starts."""
+    from autograder.sandbox import SandboxUnavailable, resolve_sandbox
+
+    try:
+        return resolve_sandbox("none" if args.unsandboxed else "auto")
+    except SandboxUnavailable as err:
+        raise CourseError(str(err)) from None
+
+
+def grade_main(args: argparse.Namespace) -> int:
+    """``autograder grade NOTEBOOK``: print the table (or ``--json``) and write the HTML feedback."""
+    from autograder import feedback
+
+    notebook: Path = args.notebook
+    sandbox = _sandbox_mode(args)
+    # With --json, stdout carries exactly one JSON object: anything printed while grading goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        result = grade_path(notebook, args.assignment, args.course_dir, sandbox=sandbox)
+        feedback_path = args.feedback or notebook.with_name(f"{notebook.stem}_feedback.html")
+        try:
+            write_atomic(feedback_path, feedback.render_html(result, notebook.name))
+        except OSError as err:
+            raise CourseError(f"cannot write the feedback to {feedback_path}: {err}") from None
+    if args.json:
+        print(json.dumps(result.as_json()))
+        print(f"feedback: {feedback_path}", file=sys.stderr)
+    else:
+        print(feedback.render_table(result))
+        print(f"feedback: {feedback_path}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# A whole class
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's submission of one assignment in nbgrader's ``submitted/`` layout."""
+
+    student: str
+    assignment: str
+    folder: Path
+
+    def notebook(self) -> Path | None:
+        """The notebook to grade: ``<assignment>.ipynb``, or the folder's only notebook."""
+        own = self.folder / f"{self.assignment}.ipynb"
+        if own.is_file():
+            return own
+        found = sorted(self.folder.glob("*.ipynb"))
+        return found[0] if len(found) == 1 else None
+
+    def result_path(self, course_dir: Path) -> Path:
+        """Where its result JSON goes."""
+        return course_dir / AUTOGRADED_DIR / self.student / self.assignment / RESULT_FILE
+
+    def feedback_path(self, course_dir: Path) -> Path:
+        """Where its HTML feedback goes (nbgrader's feedback layout)."""
+        return course_dir / FEEDBACK_DIR / self.student / self.assignment / f"{self.assignment}.html"
+
+
+def find_submissions(course_dir: Path, assignments: Sequence[str] | None = None) -> list[Submission]:
+    """Every ``submitted/<student>/<assignment>/`` folder, optionally of some assignments only."""
+    root = course_dir / SUBMITTED_DIR
+    if not root.is_dir():
+        return []
+    subs = []
+    for student in sorted(p for p in root.iterdir() if p.is_dir()):
+        for folder in sorted(p for p in student.iterdir() if p.is_dir()):
+            if assignments is None or folder.name in assignments:
+                subs.append(Submission(student.name, folder.name, folder))
+    return subs
+
+
+def _fingerprint(notebook: Path | None, source: SourceAssignment | None) -> dict[str, str | None]:
+    """What decides a submission's grade apart from the grader's code: its bytes and its source's."""
+    return {"notebook_sha256": sha256_file(notebook) if notebook else None,
+            "source_sha256": source.sha256 if source else None}
+
+
+def _read_result(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def grade_job(sub: Submission, course_dir: Path, sandbox: str) -> tuple[Submission, GradeResult]:
+    """One submission in, one result out; never raises (a broken submission scores 0 with a message)."""
+    try:
+        source = load_assignment(sub.assignment, course_dir)
+    except CourseError as err:
+        return sub, GradeResult.zero(None, sub.assignment, str(err))
+    notebook = sub.notebook()
+    if notebook is None:
+        found = ", ".join(p.name for p in sorted(sub.folder.glob("*.ipynb"))) or "none"
+        return sub, GradeResult.zero(source, sub.assignment,
+                                     f"expected {sub.assignment}.ipynb in {sub.folder}; notebooks found: {found}")
+    try:
+        nb = read_submission(notebook)
+        recognise_assignment(nb, sub.assignment, course_dir)
+        return sub, grade_notebook(nb, source, sandbox=sandbox)
+    except CourseError as err:
+        return sub, GradeResult.zero(source, sub.assignment, str(err))
+    except Exception as err:  # a grader crash on one submission must not stop the batch
+        return sub, GradeResult.zero(source, sub.assignment, f"the grader failed on this notebook: "
+                                     f"{type(err).__name__}: {_shorten(str(err), 200)}")
+
+
+def _save(sub: Submission, result: GradeResult, course_dir: Path, fingerprint: dict[str, str | None],
+          source: SourceAssignment | None) -> None:
+    """Record one finished job: gradebook, feedback, then result.json last (it marks the job done)."""
+    from autograder import feedback, gradebook
+
+    if source is not None and result.exercises:
+        timestamp = sub.folder / TIMESTAMP_FILE
+        gradebook.record(course_dir, sub.student, source, result,
+                         timestamp.read_text().strip() if timestamp.is_file() else None)
+    notebook = sub.notebook()
+    write_atomic(sub.feedback_path(course_dir),
+                 feedback.render_html(result, notebook.name if notebook else sub.assignment))
+    data = result.as_json() | {"student": sub.student, "notes": result.notes} | fingerprint
+    write_atomic(sub.result_path(course_dir), json.dumps(data, indent=1) + "\n")
+
+
+def grade_all_main(args: argparse.Namespace) -> int:
+    """``autograder grade-all``: grade every new or changed submission in parallel, then export the grades."""
+    from tqdm import tqdm
+
+    from autograder import gradebook
+
+    course_dir: Path = args.course_dir.resolve()
+    sandbox = _sandbox_mode(args)
+    workers = args.workers or os.cpu_count() or 1
+    if workers < 1:
+        raise CourseError(f"--workers must be at least 1, got {workers}")
+    if not (course_dir / SUBMITTED_DIR).is_dir():
+        raise CourseError(f"no submissions: {course_dir / SUBMITTED_DIR} does not exist (nbgrader's layout is "
+                          f"{SUBMITTED_DIR}/<student>/<assignment>/<assignment>.ipynb)")
+    known = known_assignments(course_dir)
+    for name in args.assignment or []:
+        if name not in known:
+            raise _unknown(name, known)
+    subs = find_submissions(course_dir, args.assignment)
+
+    sources: dict[str, SourceAssignment | None] = {}
+    problems: dict[str, str] = {}
+    for name in sorted({s.assignment for s in subs}):
+        try:  # generate missing sources here, once, before the workers need them
+            if name not in known:
+                raise _unknown(name, known)
+            sources[name] = load_assignment(name, course_dir)
+        except CourseError as err:
+            sources[name], problems[name] = None, str(err)
+            print(f"autograder grade-all: {name}: {err}", file=sys.stderr)
+
+    todo, fingerprints = [], {}
+    for sub in subs:
+        fingerprints[sub] = _fingerprint(sub.notebook(), sources[sub.assignment])
+        old = _read_result(sub.result_path(course_dir))
+        if old is None or any(old.get(k) != v for k, v in fingerprints[sub].items()):
+            todo.append(sub)
+    print(f"autograder grade-all: {len(subs)} submissions, {len(todo)} to grade, "
+          f"{len(subs) - len(todo)} up to date; {workers} workers", file=sys.stderr)
+
+    failed = 0
+    jobs = [sub for sub in todo if sources[sub.assignment] is not None]
+    for sub in todo:
+        if sources[sub.assignment] is None:
+            failed += 1
+            _save(sub, GradeResult.zero(None, sub.assignment, problems[sub.assignment]), course_dir,
+                  fingerprints[sub], None)
+    if jobs:
+        # spawn: each worker is a fresh interpreter (no forked torch or database state)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool, \
+                tqdm(total=len(jobs), desc="grading", unit="notebook", file=sys.stderr) as bar:
+            futures = [pool.submit(grade_job, sub, course_dir, sandbox) for sub in jobs]
+            try:
+                for future in as_completed(futures):
+                    sub, result = future.result()
+                    failed += not result.graded
+                    _save(sub, result, course_dir, fingerprints[sub], sources[sub.assignment])
+                    bar.update()
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    csv_path = args.csv or course_dir / DEFAULT_CSV_NAME
+    rows = [(s, _read_result(s.result_path(course_dir))) for s in subs]
+    gradebook.write_csv(csv_path, [(s.student, data) for s, data in rows if data is not None])
+    print(f"graded {len(todo)} submission(s), {len(subs) - len(todo)} already up to date"
+          f"{f', {failed} could not be graded' if failed else ''}")
+    print(f"results: {course_dir / AUTOGRADED_DIR}; feedback: {course_dir / FEEDBACK_DIR}")
+    print(f"gradebook: {gradebook.db_path(course_dir)}; grades: {csv_path}")
+    return 0

@@ -1,0 +1,109 @@
+"""Recording grades where nbgrader and a spreadsheet can read them.
+
+Scores go into nbgrader's own gradebook (``<course>/gradebook.db``, :class:`nbgrader.api.Gradebook`)
+as the ``auto_score`` of each grade cell, exactly where ``nbgrader autograde`` would put them, so that
+``nbgrader export`` and formgrader see them. The assignment's structure (notebook, grade and solution
+cells) is taken from its source notebook with nbgrader's own ``SaveCells`` preprocessor when
+``nbgrader generate_assignment`` has not recorded it already.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from autograder.grade import GradeResult, SourceAssignment
+
+#: nbgrader's gradebook file in the course folder (nbgrader's default ``db_url``).
+GRADEBOOK_FILE = "gradebook.db"
+#: The CSV's leading columns; one column per exercise id follows.
+CSV_COLUMNS = ("student", "assignment", "score", "max_score")
+
+
+def db_path(course_dir: Path) -> Path:
+    """Where the course's gradebook is."""
+    return course_dir / GRADEBOOK_FILE
+
+
+def db_url(course_dir: Path) -> str:
+    """The gradebook's SQLAlchemy URL, as nbgrader builds it."""
+    return f"sqlite:///{db_path(course_dir).resolve()}"
+
+
+def course_id(course_dir: Path) -> str:
+    """The nbgrader course id: from the course's ``nbgrader_config.py``, else the course's default."""
+    from autograder.nbgrader_config import CONFIG_FILE, COURSE_ID, load_config
+
+    if (course_dir / CONFIG_FILE).is_file():
+        configured = load_config(course_dir).CourseDirectory.get("course_id")
+        if configured:
+            return str(configured)
+    return COURSE_ID
+
+
+def _ensure_structure(url: str, cid: str, source: SourceAssignment) -> None:
+    """Record the assignment's notebook and cells from its source notebook, unless already there."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.preprocessors import SaveCells
+
+    with Gradebook(url, cid) as gb:
+        gb.update_or_create_assignment(source.name)
+        try:
+            notebook = gb.find_notebook(source.notebook_name, source.name)
+            if {c.name for c in notebook.grade_cells} >= set(source.grade_cells):
+                return
+        except MissingEntry:
+            pass
+    resources = {"nbgrader": {"notebook": source.notebook_name, "assignment": source.name, "db_url": url}}
+    SaveCells().preprocess(source.notebook.copy(), resources)
+
+
+def record(course_dir: Path, student: str, source: SourceAssignment, result: GradeResult,
+           timestamp: str | None = None) -> None:
+    """Store one submission's scores as nbgrader's auto scores of its grade cells."""
+    from nbgrader.api import Gradebook
+
+    from autograder.nbgrader_config import ensure_tools_on_path
+
+    ensure_tools_on_path()  # nbgrader runs the `alembic` command to set up a new gradebook
+    url, cid = db_url(course_dir), course_id(course_dir)
+    course_dir.mkdir(parents=True, exist_ok=True)
+    _ensure_structure(url, cid, source)
+    by_exercise = {e.id: e for e in result.exercises}
+    with Gradebook(url, cid) as gb:
+        gb.update_or_create_student(student)
+        kwargs = {"timestamp": timestamp} if timestamp else {}
+        gb.update_or_create_submission(source.name, student, **kwargs)
+        for cell_name, exercise_id in source.grade_cells.items():
+            grade = gb.find_grade(cell_name, source.notebook_name, source.name, student)
+            exercise = by_exercise.get(exercise_id)
+            grade.auto_score = exercise.score if exercise is not None else 0
+            grade.needs_manual_grade = grade.manual_score is not None
+        gb.db.commit()
+
+
+def write_csv(path: Path, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Write the grades: student, assignment, score, max_score, then each exercise's score.
+
+    ``rows`` are ``(student, result)`` with ``result`` in the ``grade --json`` schema. An exercise
+    column is empty for rows of assignments that do not have that exercise.
+    """
+    exercise_ids: list[str] = []
+    for _student, data in rows:
+        for ex in data.get("exercises", []):
+            if ex["id"] not in exercise_ids:
+                exercise_ids.append(ex["id"])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*CSV_COLUMNS, *exercise_ids])
+    for student, data in sorted(rows, key=lambda r: (r[1].get("assignment", ""), r[0])):
+        scores = {ex["id"]: ex["score"] for ex in data.get("exercises", [])}
+        writer.writerow([student, data.get("assignment"), data.get("score"), data.get("max_score"),
+                         *(scores.get(i, "") for i in exercise_ids)])
+    from autograder.grade import write_atomic
+
+    write_atomic(path, out.getvalue())
