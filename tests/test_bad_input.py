@@ -13,9 +13,9 @@ from solutions.ch1_titanic import FEATURES, REQUIRED_COLUMNS, DataError, load_ti
 from solutions.ch7_normal_equation import SOURDOUGH_INPUTS, SOURDOUGH_OUTPUTS, load_sourdough
 from solutions.paths import SOURDOUGH_CSV, TITANIC_TRAIN
 
-pytestmark = [pytest.mark.ch1, pytest.mark.ch7]
-
-LOADERS = [pytest.param(load_titanic, id="titanic"), pytest.param(load_sourdough, id="sourdough")]
+# Titanic checks belong to chapter 1, sourdough checks to chapter 7 (select with -m ch1 / -m ch7).
+LOADERS = [pytest.param(load_titanic, id="titanic", marks=pytest.mark.ch1),
+           pytest.param(load_sourdough, id="sourdough", marks=pytest.mark.ch7)]
 Loader = Callable[[Path], object]
 
 #: Contents that are not a CSV file of any kind.
@@ -27,6 +27,7 @@ NOT_CSV = {
 }
 
 
+@pytest.mark.ch1
 def test_data_error_is_a_value_error() -> None:
     assert issubclass(DataError, ValueError)
 
@@ -56,8 +57,8 @@ def test_not_a_csv(loader: Loader, content: bytes, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("loader, columns", [
-    pytest.param(load_titanic, REQUIRED_COLUMNS, id="titanic"),
-    pytest.param(load_sourdough, (*SOURDOUGH_INPUTS, *SOURDOUGH_OUTPUTS), id="sourdough"),
+    pytest.param(load_titanic, REQUIRED_COLUMNS, id="titanic", marks=pytest.mark.ch1),
+    pytest.param(load_sourdough, (*SOURDOUGH_INPUTS, *SOURDOUGH_OUTPUTS), id="sourdough", marks=pytest.mark.ch7),
 ])
 def test_csv_without_the_expected_columns(loader: Loader, columns: tuple[str, ...], tmp_path: Path) -> None:
     kept, dropped = list(columns[:2]), list(columns[2:])
@@ -70,6 +71,7 @@ def test_csv_without_the_expected_columns(loader: Loader, columns: tuple[str, ..
     assert listed.group(1).split(", ") == dropped  # exactly the missing ones, in order
 
 
+@pytest.mark.ch1
 def test_text_that_is_not_a_table(tmp_path: Path) -> None:
     path = tmp_path / "notes.csv"
     path.write_text("These are my notes about the Titanic.\nNo table here.\n")
@@ -82,6 +84,7 @@ def frame() -> pd.DataFrame:
     return prepare_frame(load_titanic(TITANIC_TRAIN))
 
 
+@pytest.mark.ch1
 @pytest.mark.parametrize("features", [FEATURES[:-1], [*FEATURES, "Fare"], []], ids=["11", "13", "0"])
 def test_feature_list_of_the_wrong_length(frame: pd.DataFrame, features: list[str]) -> None:
     with pytest.raises(DataError) as err:
@@ -90,17 +93,20 @@ def test_feature_list_of_the_wrong_length(frame: pd.DataFrame, features: list[st
     assert f"expected {len(FEATURES)} feature names" in message and f"got {len(features)}" in message
 
 
+@pytest.mark.ch1
 def test_feature_names_not_in_the_frame(frame: pd.DataFrame) -> None:
     features = [*FEATURES[:-1], "Deck"]
     with pytest.raises(DataError, match="lacks the column.*Deck.*prepare_frame"):
         to_tensors(frame, features)
 
 
+@pytest.mark.ch1
 def test_raw_frame_needs_preparing() -> None:
     with pytest.raises(DataError, match="run prepare_frame"):
         to_tensors(load_titanic(TITANIC_TRAIN))
 
 
+@pytest.mark.ch1
 def test_non_numeric_feature(frame: pd.DataFrame) -> None:
     bad = frame.copy()
     bad["Age"] = bad["Age"].astype(object)
@@ -109,6 +115,7 @@ def test_non_numeric_feature(frame: pd.DataFrame) -> None:
         to_tensors(bad)
 
 
+@pytest.mark.ch7
 def test_non_numeric_sourdough_value(tmp_path: Path) -> None:
     df = pd.read_csv(SOURDOUGH_CSV)
     df["starter_acidity_ph"] = df["starter_acidity_ph"].astype(object)
