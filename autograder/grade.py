@@ -340,7 +340,8 @@ def recognise_assignment(nb: nbformat.NotebookNode, requested: str | None, cours
 _IMPORT_FUNCS = frozenset({"import_module", "__import__"})
 #: Calls whose string arguments may name a module or hold code to run.
 _STRING_FUNCS = frozenset({"getattr", "exec", "eval", "compile", "import_module", "__import__", "find_spec",
-                           "run_module", "run_path", "reload", "spec_from_file_location", "hasattr"})
+                           "run_module", "run_path", "reload", "spec_from_file_location", "hasattr",
+                           "run_line_magic", "run_cell_magic"})  # IPython magics: %time import ...
 _SOLUTIONS_WORD = re.compile(rf"\b{SOLUTIONS_PACKAGE}\b")
 
 

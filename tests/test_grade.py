@@ -1,0 +1,393 @@
+"""Grading one notebook (``python -m autograder grade``), end to end on chapter 2's real assignment.
+
+Submissions are built from the source and release notebooks that ``autograder assign`` generates,
+graded by the real grader in the real sandbox; expected scores come from the chapter's points and
+expected values from the reference (``autograder.exercises``), never typed in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from autograder.assign import METADATA_KEY
+from autograder.chapters import CHAPTERS_DIR, load_exercises
+from autograder.cli import main as cli_main
+from autograder.exercises import get_spec
+from autograder.grade import SOLUTIONS_MESSAGE, grade_id, uses_solutions
+from autograder.runtime import compare_observed, observe
+from solutions.paths import PROJECT_ROOT
+
+pytestmark = pytest.mark.grading
+
+ASSIGNMENT = "ch2_gradient_descent"
+OTHER_ASSIGNMENT = "ch3_sigmoid"
+#: The chapter's points per exercise: what full and partial marks must add up to.
+POINTS = {ex.id: ex.points for ex in load_exercises(CHAPTERS_DIR / f"{ASSIGNMENT}.md")}
+JSON_KEYS = {"assignment", "score", "max_score", "exercises"}
+EXERCISE_KEYS = {"id", "score", "max_score", "passed", "message"}
+#: Honest answers written differently from the reference (loops, ``@`` instead of ``(X * w).sum(1)``).
+ALTERNATIVE = {
+    "calc_preds": '''
+def calc_preds(coeffs, indeps):
+    return indeps @ coeffs
+''',
+    "mae_loss": '''
+def mae_loss(preds, targets):
+    total = torch.zeros(())
+    for p, t in zip(preds, targets):
+        total = total + (p - t).abs()
+    return total / len(preds)
+''',
+    "update_coeffs": '''
+def update_coeffs(coeffs, lr):
+    tensors = coeffs if isinstance(coeffs, (list, tuple)) else [coeffs]
+    for c in tensors:
+        with torch.no_grad():
+            c -= c.grad * lr
+        c.grad.zero_()
+''',
+    "accuracy": '''
+def accuracy(preds, targets, threshold=0.5):
+    hits = sum(int(bool(p > threshold) == bool(t)) for p, t in zip(preds, targets))
+    return _share(hits, len(preds))
+''',
+}
+#: A cell the student added, used by the alternative ``accuracy``: added cells run, in order.
+ADDED_HELPER = "def _share(part, whole):\n    return part / whole\n"
+#: Right on the chapter's two-feature example, wrong in general: only the hidden checks can tell.
+FIRST_TWO_FEATURES = '''
+def calc_preds(coeffs, indeps):
+    return (indeps[:, :2] * coeffs[:2]).sum(1)
+'''
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """``python -m autograder ...`` in a fresh process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=PROJECT_ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=900)
+
+
+def generated_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Chapter 2's assignment generated once per test session by ``autograder assign``; do not modify."""
+    course = tmp_path_factory.getbasetemp() / "grading-template" / "course"
+    if not (course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file():
+        proc = run_cli("assign", ASSIGNMENT, "--course-dir", str(course))
+        assert proc.returncode == 0, proc.stderr
+    return course
+
+
+def notebook(course: Path, step: str) -> nbformat.NotebookNode:
+    """The generated ``source`` or ``release`` notebook."""
+    return nbformat.read(course / step / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+
+
+def cell_of(nb: nbformat.NotebookNode, gid: str) -> nbformat.NotebookNode:
+    """The cell with nbgrader grade_id ``gid``."""
+    return next(c for c in nb.cells if grade_id(c) == gid)
+
+
+def submission(course: Path, answers: dict[str, str] | None = None, solved: tuple[str, ...] = (),
+               delete: tuple[str, ...] = (), added: dict[str, str] | None = None) -> nbformat.NotebookNode:
+    """The release notebook with some answers: ``solved`` from the source, others as given.
+
+    ``added`` puts a new code cell (no nbgrader metadata) right before the named exercise's cell.
+    """
+    nb = notebook(course, "release")
+    source = notebook(course, "source")
+    for gid in solved:
+        cell_of(nb, gid).source = cell_of(source, gid).source
+    for gid, code in (answers or {}).items():
+        cell_of(nb, gid).source = code.strip()
+    for gid, code in (added or {}).items():
+        nb.cells.insert(nb.cells.index(cell_of(nb, gid)), nbformat.v4.new_code_cell(code))
+    nb.cells = [c for c in nb.cells if grade_id(c) not in delete]
+    return nb
+
+
+def write(nb: nbformat.NotebookNode, folder: Path, name: str = "submission.ipynb") -> Path:
+    """Save a notebook the way Jupyter does."""
+    path = folder / name
+    nbformat.write(nb, path)
+    return path
+
+
+def grade_json(path: Path, course: Path, capsys: pytest.CaptureFixture, *extra: str) -> dict:
+    """``autograder grade PATH --json`` in this process; the one JSON object it printed."""
+    status = cli_main(["grade", str(path), "--json", "--course-dir", str(course), *extra])
+    out = capsys.readouterr().out
+    assert status == 0
+    return json.loads(out)
+
+
+def scores(result: dict) -> dict[str, float]:
+    """Each exercise's score."""
+    return {e["id"]: e["score"] for e in result["exercises"]}
+
+
+def messages(result: dict) -> dict[str, str]:
+    """Each exercise's message."""
+    return {e["id"]: e["message"] for e in result["exercises"]}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generated chapter 2 course folder (read-only for these tests)."""
+    return generated_course(tmp_path_factory)
+
+
+# --- scores --------------------------------------------------------------------------------------
+
+
+def test_source_notebook_gets_full_marks(course: Path, capsys) -> None:
+    """The instructor's source notebook, reference solutions and all, scores every point."""
+    result = grade_json(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", course, capsys,
+                        "--feedback", str(course.parent / "source_feedback.html"))
+    assert result["score"] == result["max_score"] == sum(POINTS.values())
+    assert scores(result) == POINTS
+    assert all(e["passed"] for e in result["exercises"])
+
+
+def test_untouched_release_scores_zero_without_error(course: Path, tmp_path: Path, capsys) -> None:
+    """The student's starting notebook: 0 points, every exercise 'not done yet', exit status 0."""
+    path = write(notebook(course, "release"), tmp_path)
+    result = grade_json(path, course, capsys)
+    assert result["score"] == 0 and result["max_score"] == sum(POINTS.values())
+    assert all("not done yet" in m for m in messages(result).values()), messages(result)
+    assert (tmp_path / "submission_feedback.html").is_file()  # default: next to the notebook
+
+
+def test_partly_solved_scores_exactly_the_solved_exercises(course: Path, tmp_path: Path, capsys) -> None:
+    """Two exercises solved, one untouched, one cell deleted: exactly the solved exercises' points."""
+    nb = submission(course, solved=("calc_preds", "update_coeffs"), delete=("mae_loss",))
+    result = grade_json(write(nb, tmp_path), course, capsys)
+    assert scores(result) == {"calc_preds": POINTS["calc_preds"], "mae_loss": 0,
+                              "update_coeffs": POINTS["update_coeffs"], "accuracy": 0}
+    assert result["score"] == POINTS["calc_preds"] + POINTS["update_coeffs"]
+    assert messages(result)["mae_loss"] == "the cell of mae_loss was deleted"
+
+
+def test_differently_written_solutions_get_full_marks(course: Path, tmp_path: Path, capsys) -> None:
+    """Loops instead of vectorised code, ``X @ w`` instead of ``(X * w).sum(1)``, a helper in an added cell."""
+    nb = submission(course, answers=ALTERNATIVE, added={"accuracy": ADDED_HELPER})
+    result = grade_json(write(nb, tmp_path), course, capsys)
+    assert result["score"] == result["max_score"], messages(result)
+
+
+def test_answer_hard_coded_to_the_public_example_fails_the_hidden_checks(course: Path, tmp_path: Path,
+                                                                        capsys) -> None:
+    """Returning the chapter's example output passes the public check and fails every hidden one."""
+    (args, expected), = get_spec("calc_preds").public_cases()
+    literal = f"torch.tensor({expected.tolist()!r})"
+    nb = submission(course, answers={"calc_preds": f"def calc_preds(coeffs, indeps):\n    return {literal}"},
+                    solved=("mae_loss", "update_coeffs", "accuracy"))
+    result = grade_json(write(nb, tmp_path), course, capsys)
+    assert scores(result)["calc_preds"] == 0
+    assert result["score"] == sum(POINTS.values()) - POINTS["calc_preds"]
+    message = messages(result)["calc_preds"]
+    assert message.startswith("hidden check 1 of ") and "wrong shape" in message, message
+
+
+# --- what feedback may say -------------------------------------------------------------------------
+
+
+def _hidden_numbers(spec_id: str) -> set[str]:
+    """Every number of the exercise's hidden cases (inputs and expected outputs) as the runtime prints it."""
+    found: set[str] = set()
+
+    def walk(value) -> None:
+        if isinstance(value, torch.Tensor):
+            for v in value.detach().flatten().tolist():
+                found.update({f"{v:.6g}", f"{v:.4f}", repr(v)})
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+        elif isinstance(value, float):
+            found.update({f"{value:.6g}", repr(value)})
+
+    for args, expected in get_spec(spec_id).hidden_cases():
+        walk(args)
+        walk(expected)
+    # numbers this short also occur in ordinary text ("1 of 3", "0.5")
+    return {s for s in found if len(s.replace("-", "").replace(".", "")) >= 4}
+
+
+def test_hidden_failures_reveal_no_hidden_values(course: Path, tmp_path: Path, capsys) -> None:
+    """A hidden failure says 'wrong values', not the values; the HTML feedback holds no hidden literal.
+
+    The answer uses only the first two features: right on the public example, wrong on the hidden
+    cases. The raw comparison of such a case does name hidden numbers (checked here first), so the
+    test would catch a grader that passed it through.
+    """
+    nb = submission(course, answers={"calc_preds": FIRST_TWO_FEATURES}, solved=("mae_loss",))
+    feedback = tmp_path / "feedback" / "out.html"
+    result = grade_json(write(nb, tmp_path), course, capsys, "--feedback", str(feedback))
+    message = messages(result)["calc_preds"]
+    assert re.fullmatch(r"hidden check 1 of \d+: wrong values \(\d+ of \d+ checks failed\)", message), message
+
+    spec = get_spec("calc_preds")
+    namespace: dict = {"torch": torch}
+    exec(FIRST_TWO_FEATURES, namespace)
+    args, expected = spec.hidden_cases()[0]
+    raw = compare_observed(expected, observe(namespace["calc_preds"], args, spec.kind), spec.kind)
+    hidden = set().union(*(_hidden_numbers(e) for e in POINTS))
+    assert raw and any(n in raw for n in hidden), raw  # the unfiltered reason does leak
+
+    html = feedback.read_text()
+    shown = html + json.dumps(result)
+    leaked = sorted(n for n in hidden if n in shown)
+    assert not leaked, f"hidden values in the feedback: {leaked[:10]}"
+    assert "BEGIN HIDDEN" not in html and "run_cases(" not in html and "hidden check 1 of" in html
+    for title in ("Exercise 2.1", "Exercise 2.2"):
+        assert title in html
+
+
+# --- the reference solutions package ----------------------------------------------------------------
+
+
+def test_importing_the_reference_scores_zero_for_that_exercise(course: Path, tmp_path: Path, capsys) -> None:
+    """Cells that reach for ``solutions`` score 0 with the reason; the other exercises are unaffected."""
+    nb = submission(course, answers={
+        "calc_preds": "from solutions.ch2_gradient_descent import calc_preds",
+        "mae_loss": 'import importlib\nmae_loss = importlib.import_module("solutions.ch2_gradient_descent").mae_loss',
+    }, solved=("update_coeffs", "accuracy"))
+    result = grade_json(write(nb, tmp_path), course, capsys)
+    assert scores(result) == {"calc_preds": 0, "mae_loss": 0, "update_coeffs": POINTS["update_coeffs"],
+                              "accuracy": POINTS["accuracy"]}
+    assert messages(result)["calc_preds"] == messages(result)["mae_loss"] == SOLUTIONS_MESSAGE
+
+
+@pytest.mark.parametrize("code", [
+    "import solutions",
+    "import solutions.ch2_gradient_descent as s",
+    "from solutions.ch2_gradient_descent import calc_preds",
+    "from solutions import ch2_gradient_descent",
+    "import importlib\nm = importlib.import_module('solutions.ch2_gradient_descent')",
+    "from importlib import import_module\nm = import_module('solutions')",
+    "m = __import__('solutions.ch2_gradient_descent')",
+    "exec('from solutions.ch2_gradient_descent import calc_preds')",
+    "f = eval('__import__(\"solutions\")')",
+    "import sys\nf = getattr(sys.modules['solutions.ch2_gradient_descent'], 'calc_preds')",
+    "%time import solutions",
+    "%%time\nimport solutions",
+])
+def test_uses_solutions_finds_the_reference(code: str) -> None:
+    """Each way of naming the reference package in a cell is found statically."""
+    assert uses_solutions(code)
+
+
+@pytest.mark.parametrize("code", [
+    "def calc_preds(coeffs, indeps):\n    return indeps @ coeffs",
+    "# I checked my solutions twice\nx = 1",
+    "my_solutions = [1, 2]\nprint('my solutions', my_solutions)",
+    "import solutionsfoo",
+    "def broken(:\n    pass",
+])
+def test_uses_solutions_leaves_honest_cells_alone(code: str) -> None:
+    """Comments, other names and cells that do not even parse are not flagged."""
+    assert not uses_solutions(code)
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+def test_json_output_is_exactly_one_object_of_the_schema(course: Path, tmp_path: Path) -> None:
+    """``--json`` in a fresh process: stdout is one JSON object with exactly the documented keys."""
+    path = write(submission(course, solved=("accuracy",)), tmp_path)
+    proc = run_cli("grade", str(path), "--json", "--course-dir", str(course))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)  # the whole of stdout: one object and nothing else
+    assert set(result) == JSON_KEYS
+    assert result["assignment"] == ASSIGNMENT
+    assert [e["id"] for e in result["exercises"]] == list(POINTS)
+    for ex in result["exercises"]:
+        assert set(ex) == EXERCISE_KEYS
+        assert isinstance(ex["passed"], bool) and isinstance(ex["message"], str) and ex["message"]
+        assert ex["max_score"] == POINTS[ex["id"]] and ex["score"] in (0, POINTS[ex["id"]])
+    assert result["score"] == sum(e["score"] for e in result["exercises"]) == POINTS["accuracy"]
+    assert result["max_score"] == sum(POINTS.values())
+
+
+def test_table_output(course: Path, tmp_path: Path, capsys) -> None:
+    """Without ``--json``: one row per exercise with points, passed/failed and a reason, then the total."""
+    path = write(submission(course, solved=("calc_preds",)), tmp_path)
+    assert cli_main(["grade", str(path), "--course-dir", str(course)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"calc_preds\s+2\s+2\s+passed\s+all \d+ checks passed", out), out
+    assert re.search(r"mae_loss\s+0\s+1\s+failed\s+not done yet", out), out
+    assert f"total: {POINTS['calc_preds']} / {sum(POINTS.values())}" in out
+
+
+def _error(capsys, *argv: str) -> str:
+    assert cli_main(list(argv)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return captured.err
+
+
+def test_wrong_assignment_is_refused(course: Path, tmp_path: Path, capsys) -> None:
+    """``--assignment`` naming another assignment than the notebook's: exit 2 and which is which."""
+    path = write(notebook(course, "release"), tmp_path)
+    err = _error(capsys, "grade", str(path), "--assignment", OTHER_ASSIGNMENT, "--course-dir", str(course))
+    assert f"this notebook is assignment {ASSIGNMENT}, not {OTHER_ASSIGNMENT}" in err
+
+
+def test_unknown_assignment_lists_the_known_ones(course: Path, tmp_path: Path, capsys) -> None:
+    """A notebook claiming an assignment that does not exist: exit 2, the known ones listed."""
+    nb = notebook(course, "release")
+    nb.metadata[METADATA_KEY]["assignment"] = "ch99_nothing"
+    err = _error(capsys, "grade", str(write(nb, tmp_path)), "--course-dir", str(course))
+    assert "unknown assignment 'ch99_nothing'" in err and ASSIGNMENT in err
+
+
+def test_assignment_recognised_from_cells_without_metadata(course: Path, tmp_path: Path, capsys) -> None:
+    """Without the ``autograder`` metadata the nbgrader cell ids still tell the assignment."""
+    nb = notebook(course, "release")
+    del nb.metadata[METADATA_KEY]
+    err = _error(capsys, "grade", str(write(nb, tmp_path)), "--assignment", OTHER_ASSIGNMENT,
+                 "--course-dir", str(course))
+    assert f"this notebook is assignment {ASSIGNMENT}, not {OTHER_ASSIGNMENT}" in err
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"print('hello')\n", "not valid JSON"),
+    (b'{"cells": []}', "is not a notebook"),
+    (b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code"}]}',
+     "is not a valid Jupyter notebook"),
+    (b"\xff\xfe\x00garbage", "not valid JSON"),
+])
+def test_not_a_notebook_is_refused(course: Path, tmp_path: Path, capsys, content: bytes, expected: str) -> None:
+    """Files that are not notebooks: exit 2 and what is wrong, before anything runs."""
+    path = tmp_path / "bad.ipynb"
+    path.write_bytes(content)
+    err = _error(capsys, "grade", str(path), "--course-dir", str(course))
+    assert expected in err and str(path) in err
+
+
+def test_missing_file_and_folder_are_refused(course: Path, tmp_path: Path, capsys) -> None:
+    """A path that does not exist, or a folder: exit 2 with the path."""
+    assert "no such file" in _error(capsys, "grade", str(tmp_path / "nope.ipynb"), "--course-dir", str(course))
+    assert "is not a file" in _error(capsys, "grade", str(tmp_path), "--course-dir", str(course))
+
+
+def test_missing_source_is_generated(course: Path, tmp_path: Path, capsys) -> None:
+    """A course folder without the assignment's source notebook: the grader generates it first."""
+    fresh = tmp_path / "fresh-course"
+    path = write(submission(course, solved=tuple(POINTS)), tmp_path)
+    result = grade_json(path, fresh, capsys)
+    assert result["score"] == sum(POINTS.values())
+    assert (fresh / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
