@@ -28,6 +28,7 @@ trusted work only; the command line exposes it as ``--unsandboxed``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -57,6 +58,7 @@ SANDBOX_WORK = "/tmp/work"
 SCRATCH_BYTES = 128 * 1024 * 1024
 #: Largest file the submission may write (RLIMIT_FSIZE).
 FILE_SIZE_BYTES = 64 * 1024 * 1024
+MAX_OPEN_FILES = 1024
 #: /etc files bound into the sandbox when present (dynamic linker cache, time zone, character sets).
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf")
 #: Seconds past a cell's or call's limit before this process kills the sandbox (the sandbox first
@@ -70,6 +72,9 @@ MAX_ATTEMPTS = 4
 RESULT_BYTES_CAP = 256 * 1024 * 1024
 VALUE_BYTES_CAP = wire.MAX_BYTES
 MAX_ERROR_CHARS = 1000
+#: How often (seconds) this process measures the memory of all the sandbox's processes together.
+MEMORY_CHECK_INTERVAL = 0.5
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 #: Unprivileged uids for sandboxes started by root: one per job, so process limits do not add up.
 UID_BASE = 1_000_000
 UIDS_PER_PROCESS = 64
@@ -233,7 +238,8 @@ def _environment(home: str) -> dict[str, str]:
 def _rlimits(limits: Limits, mode: str) -> dict[str, int]:
     """The resource limits the runner sets on itself before any student code runs."""
     out = {"RLIMIT_AS": limits.memory_mb * 1024 * 1024, "RLIMIT_FSIZE": FILE_SIZE_BYTES,
-           "RLIMIT_CPU": int(limits.total_timeout) + 10, "RLIMIT_CORE": 0}
+           "RLIMIT_CPU": int(limits.total_timeout) + 10, "RLIMIT_CORE": 0,
+           "RLIMIT_NOFILE": MAX_OPEN_FILES}
     if mode == "bwrap":  # unsandboxed, it would count all of the user's processes
         out["RLIMIT_NPROC"] = limits.max_processes
     return out
@@ -315,6 +321,37 @@ class _Progress:
         return False
 
 
+def _process_tree(root_pid: int) -> dict[int, int]:
+    """``root_pid`` and all its descendants, each with its private resident memory in bytes.
+
+    Read from ``/proc``. Orphans inside the sandbox are re-parented to its PID namespace's init,
+    itself a descendant of bwrap, so this sees every process of the sandbox. Anonymous pages shared
+    after a fork are counted in each process: a fork bomb looks as big as it would become.
+    """
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+            with open(f"/proc/{entry.name}/statm", "rb") as f:
+                statm = f.read().split()
+        except OSError:  # ended meanwhile
+            continue
+        pid, ppid = int(entry.name), int(stat[stat.rindex(b")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(pid)
+        rss[pid] = max(int(statm[1]) - int(statm[2]), 0) * PAGE_SIZE
+    tree, todo = {}, [root_pid]
+    while todo:
+        pid = todo.pop()
+        if pid in rss and pid not in tree:
+            tree[pid] = rss[pid]
+            todo.extend(children.get(pid, ()))
+    return tree
+
+
 def _signal_name(status: int) -> str:
     try:
         return signal.Signals(status).name
@@ -346,10 +383,17 @@ def _attempt(mode: str, env: dict[str, str], cwd: str, job: bytes, limits: Limit
     sel.register(read_fd, selectors.EVENT_READ, "res")
     buf, received = bytearray(), 0
     phase_end = min(deadline, time.monotonic() + STARTUP_TIMEOUT)
+    next_check, max_memory = time.monotonic() + MEMORY_CHECK_INTERVAL, limits.memory_mb * 1024 * 1024
     reason: str | None = None
     try:
         while not progress.done:
             now = time.monotonic()
+            if now >= next_check:
+                next_check = now + MEMORY_CHECK_INTERVAL
+                if sum(_process_tree(proc.pid).values()) > max_memory:
+                    reason = (f"MemoryError: the submission's processes used more than {limits.memory_mb} MB "
+                              f"together (stopped by the grader)")
+                    break
             if now >= deadline:
                 reason = f"TimeLimitExceeded: the submission ran longer than its {limits.total_timeout:g} s limit"
                 break
@@ -358,7 +402,7 @@ def _attempt(mode: str, env: dict[str, str], cwd: str, job: bytes, limits: Limit
                 reason = (f"TimeLimitExceeded: {what} ran longer than its {limits.cell_timeout:g} s limit "
                           f"(stopped by the grader)")
                 break
-            events = sel.select(timeout=min(deadline, phase_end) - now)
+            events = sel.select(timeout=max(min(deadline, phase_end, next_check) - now, 0))
             if not events:
                 continue
             closed = False
@@ -410,12 +454,19 @@ def _death(status: int | None, output: _Output) -> str:
 
 
 def _kill(proc: subprocess.Popen) -> None:
-    """Kill the process and its group (with bwrap, the whole sandbox dies with it)."""
+    """Kill the process, its group and its descendants (with bwrap, the whole sandbox dies with it).
+
+    Unsandboxed, a descendant that left both (a double fork) survives: one more reason to use bwrap.
+    """
     if proc.poll() is None:
+        descendants = _process_tree(proc.pid)
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             proc.kill()
+        for pid in descendants:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
     try:
         proc.wait(timeout=5.0)
     except subprocess.TimeoutExpired:
