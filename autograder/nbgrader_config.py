@@ -23,8 +23,8 @@ from autograder.chapters import BEGIN_HIDDEN, BEGIN_SOLUTION, CODE_STUB, END_HID
 COURSE_ID: str = "linear-to-deep"
 #: The file name nbgrader looks for in the course folder.
 CONFIG_FILE: str = "nbgrader_config.py"
-#: nbgrader's own default exchange folder (shared by all users of a JupyterHub machine).
-DEFAULT_EXCHANGE_ROOT: str = "/srv/nbgrader/exchange"
+#: nbgrader 0.9's own default exchange folder (shared by all users of a JupyterHub machine).
+DEFAULT_EXCHANGE_ROOT: str = "/usr/local/share/nbgrader/exchange"
 #: Seconds one cell may run while autograding; exercise checks take well under a second.
 EXECUTE_TIMEOUT: int = 60
 #: The kernel every notebook of the course runs in.
