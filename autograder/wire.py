@@ -97,7 +97,10 @@ def encode(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, list):
         return [encode(v, d) for v in list.__iter__(value)]
     if isinstance(value, dict):
-        return {TAG: "dict", "items": [[encode(k, d), encode(v, d)] for k, v in dict.items(value)]}
+        items = list(dict.items(value))
+        if not all(k is None or type(k) in (bool, int, float, str) for k, _ in items):
+            raise WireError("returned a dict with keys other than None, bool, int, float or str")
+        return {TAG: "dict", "items": [[encode(k, d), encode(v, d)] for k, v in items]}
     raise Unsupported(value)
 
 
