@@ -67,6 +67,11 @@ DEFAULT_CACHE = "_build/.jupyter_cache"
 EXECUTED_DIR_NAME = "jupyter_execute"
 #: Sphinx writes this file into every HTML output; a folder without it is not ours to overwrite.
 SPHINX_BUILDINFO = ".buildinfo"
+#: Written into a site's work folder after a successful build; records the output folder.
+BUILT_STAMP = ".book-built"
+#: What the site is made from, relative to the project root: a site older than any of these is stale.
+SOURCE_GLOBS: tuple[str, ...] = (CONFIG_NAME, TOC_NAME, "*.md", "chapters/**/*", "solutions/**/*.py",
+                                 "autograder/**/*.py")
 #: The format of the expanded chapters (the chapters' own).
 MYST_FORMAT = "md:myst"
 
@@ -121,6 +126,20 @@ def site_for(with_solutions: bool, build_dir: Path = BUILD_DIR) -> Site:
 def default_output(with_solutions: bool, build_dir: Path = BUILD_DIR) -> Path:
     """``_build/html``, or ``_build/html-no-solutions`` without solutions."""
     return site_for(True, build_dir).html if with_solutions else build_dir / NO_SOLUTIONS_OUTPUT_NAME
+
+
+def is_up_to_date(with_solutions: bool, output: Path | None = None, root: Path = PROJECT_ROOT,
+                  build_dir: Path = BUILD_DIR) -> bool:
+    """Whether the site in ``output`` was built, successfully, after the last change to its sources."""
+    output = (output or default_output(with_solutions, build_dir)).resolve()
+    stamp = site_for(with_solutions, build_dir).work / BUILT_STAMP
+    if not stamp.is_file() or stamp.read_text(encoding="utf-8").strip() != str(output):
+        return False
+    if not (output / "index.html").is_file():
+        return False
+    newest = max((p.stat().st_mtime for pattern in SOURCE_GLOBS for p in root.glob(pattern) if p.is_file()),
+                 default=0.0)
+    return stamp.stat().st_mtime >= newest
 
 
 # --------------------------------------------------------------------------------------------------
@@ -202,7 +221,7 @@ def toc_docnames(toc: Path) -> list[str]:
     return names
 
 
-def _is_notebook(path: Path) -> bool:
+def is_notebook(path: Path) -> bool:
     """Whether a Markdown file is a MyST notebook (front matter with a kernelspec), not plain text."""
     text = path.read_text(encoding="utf-8")
     if not text.startswith("---"):
@@ -222,7 +241,7 @@ def book_sources(root: Path, with_solutions: bool) -> dict[str, bytes]:
         path = root / rel
         if not path.is_file():
             raise CourseError(f"{TOC_NAME} lists {docname!r}, but there is no {path}")
-        if not _is_notebook(path):
+        if not is_notebook(path):
             files[rel] = path.read_bytes()
             continue
         try:
@@ -324,7 +343,7 @@ def build_book(
     build_dir: Path = BUILD_DIR,
 ) -> int:
     """Expand the book of ``root`` and build it; return 0 when the site is complete, else non-zero."""
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), time.time()
     site = site_for(with_solutions, build_dir)
     output = (output or default_output(with_solutions, build_dir)).resolve()
     changed = sync_tree(book_sources(root, with_solutions), site.src)
@@ -337,6 +356,9 @@ def build_book(
         return status
     if output != site.html.resolve():
         mirror(site.html, output)
+    stamp = site.work / BUILT_STAMP
+    stamp.write_text(f"{output}\n", encoding="utf-8")
+    os.utime(stamp, (started_at, started_at))  # a source edited during the build makes the site stale
     print(f"book: site {variant} in {output} ({time.perf_counter() - start:.1f} s); "
           f"open {output / 'index.html'}", flush=True)
     return 0

@@ -1,0 +1,498 @@
+"""The book build (``python -m autograder book``) and the sites it makes.
+
+The first tests check the expansion of a fixture chapter and need no build (no marker). The others
+(marker ``book``) read the built sites, ``_build/html`` and ``_build/html-no-solutions``; a session
+fixture builds a site with ``python -m autograder book [--no-solutions]`` when it is missing or older
+than its sources, so ``pytest tests/test_book.py`` also works on its own (a cold build takes minutes).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from autograder import book, chapters
+from solutions import published
+from solutions.ch1_titanic import line_c_data, line_f_data
+from solutions.ch2_gradient_descent import LINEAR_EPOCHS, LINEAR_LR, accuracy, calc_preds, init_coeffs, train_model
+from solutions.ch3_sigmoid import SIGMOID_EPOCHS, SIGMOID_LR, calc_preds_sigmoid
+from solutions.ch4_matrix import MATRIX_EPOCHS, MATRIX_LR, calc_preds_matrix, init_coeffs_matrix
+from solutions.ch5_neural_net import NN_EPOCHS, NN_LR, calc_preds_nn, init_coeffs_nn
+from solutions.ch6_deep import DEEP_EPOCHS, DEEP_LR, baseline_accuracies, calc_preds_deep, init_coeffs_deep
+from solutions.paths import PROJECT_ROOT
+
+FIXTURE_CHAPTER = Path(__file__).parent / "fixtures" / "book" / "ch0_book_fixture.md"
+DOCNAMES: list[str] = book.toc_docnames(PROJECT_ROOT / book.TOC_NAME)
+#: The toc documents that are notebooks (the chapters); missing files are reported by a test below.
+CHAPTER_DOCS: list[str] = [d for d in DOCNAMES
+                           if (PROJECT_ROOT / f"{d}.md").is_file() and book.is_notebook(PROJECT_ROOT / f"{d}.md")]
+TRACEBACK = "Traceback (most recent call last)"
+#: A solution line shorter than this (without spaces) is too generic to call a leak (``return x``, ``)``).
+MIN_LEAK_CHARS = 8
+#: Site folders that hold the theme's assets and images, not text made from our sources.
+ASSET_DIRS = ("_static", "_images")
+
+
+# --------------------------------------------------------------------------------------------------
+# Expansion of a fixture chapter (no build needed)
+
+
+def _fixture_exercises() -> tuple[nbformat.NotebookNode, list[chapters.Exercise]]:
+    nb = chapters.read_chapter(FIXTURE_CHAPTER)
+    return nb, chapters.find_exercises(nb, FIXTURE_CHAPTER.stem)
+
+
+def _code_block(markdown: str) -> str:
+    """The code of the one fenced block in a markdown cell."""
+    m = re.search(r"^(`{3,})python\n(.*?)\n\1$", markdown, flags=re.S | re.M)
+    assert m, f"no fenced python block in:\n{markdown}"
+    return m.group(2)
+
+
+def _cell_with(nb: nbformat.NotebookNode, key: str, value: str) -> int:
+    """The index of the one cell whose metadata ``key`` is ``value``."""
+    found = [i for i, c in enumerate(nb.cells) if c.metadata.get(key) == value]
+    assert len(found) == 1, f"{len(found)} cells with {key}={value!r}, expected 1"
+    return found[0]
+
+
+def test_expansion_with_solutions_shows_stub_then_reference_behind_a_toggle() -> None:
+    nb, exercises = _fixture_exercises()
+    out = book.expand_notebook(nb, FIXTURE_CHAPTER.stem, with_solutions=True)
+    assert out.cells[0].source == book.FUTURE_IMPORT and book.REMOVE_CELL in out.cells[0].metadata["tags"]
+    for ex in exercises:
+        source = ex.reference_source()
+        stub, sol = _cell_with(out, book.STUB_OF_KEY, ex.id), _cell_with(out, book.SOLUTION_OF_KEY, ex.id)
+        assert out.cells[stub - 1].source == ex.task, "the stub must follow the task statement"
+        assert sol == stub + 1
+        assert _code_block(out.cells[stub].source) == chapters.stub(source)
+        assert out.cells[sol].cell_type == "code" and out.cells[sol].source == source.rstrip("\n")
+        assert out.cells[sol].metadata["tags"] == [book.HIDE_INPUT]
+        assert out.cells[sol].metadata["mystnb"]["code_prompt_show"] == book.SHOW_SOLUTION
+    # every other cell is kept, in order: the original minus solution cells, plus future/stub/solution
+    kept = [c.source for c in out.cells[1:] if not {book.STUB_OF_KEY, book.SOLUTION_OF_KEY} & set(c.metadata)]
+    assert kept == [c.source for i, c in enumerate(nb.cells) if i not in {e.solution_cell for e in exercises}]
+
+
+def test_expansion_without_solutions_keeps_the_import_and_leaves_the_reference_out() -> None:
+    nb, exercises = _fixture_exercises()
+    out = book.expand_notebook(nb, FIXTURE_CHAPTER.stem, with_solutions=False)
+    text = book._to_myst(out, FIXTURE_CHAPTER.name)
+    for ex in exercises:
+        sol = out.cells[_cell_with(out, book.SOLUTION_OF_KEY, ex.id)]
+        assert sol.source == f"from {ex.module} import {ex.id}"
+        assert sol.metadata["tags"] == [book.REMOVE_INPUT]
+        for line in _solution_lines(ex):
+            assert line not in text, f"solution line of {ex.id} in the no-solutions chapter: {line!r}"
+
+
+def test_expanded_chapter_survives_myst_round_trip() -> None:
+    nb, _ = _fixture_exercises()
+    out = book.expand_notebook(nb, FIXTURE_CHAPTER.stem, with_solutions=True)
+    back = jupytext.reads(book._to_myst(out, FIXTURE_CHAPTER.name), fmt=book.MYST_FORMAT)
+    assert [(c.cell_type, c.source) for c in back.cells] == [(c.cell_type, c.source) for c in out.cells]
+    assert [c.metadata.get("tags") for c in back.cells] == [c.metadata.get("tags") for c in out.cells]
+
+
+def test_stub_fence_is_longer_than_backticks_inside() -> None:
+    assert book._fenced("x = '```'").startswith("````python\n")
+    assert book._fenced("x = 1") == "```python\nx = 1\n```"
+
+
+def test_sync_tree_writes_only_what_changed(tmp_path: Path) -> None:
+    files = {"a.md": b"one", "sub/b.md": b"two"}
+    assert sorted(book.sync_tree(files, tmp_path)) == ["a.md", "sub/b.md"]
+    os.utime(tmp_path / "a.md", (1, 1))
+    assert book.sync_tree(files, tmp_path) == []
+    assert (tmp_path / "a.md").stat().st_mtime == 1, "an unchanged file was rewritten"
+    assert book.sync_tree({"a.md": b"one!"}, tmp_path) == ["a.md", "sub/b.md"]
+    assert not (tmp_path / "sub").exists(), "a stale file or folder was left behind"
+
+
+def test_mirror_refuses_a_folder_that_is_not_a_site(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("x")
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "thesis.tex").write_text("do not delete")
+    with pytest.raises(book.CourseError, match="holds no built site"):
+        book.mirror(tmp_path / "site", tmp_path / "precious")
+    assert (tmp_path / "precious" / "thesis.tex").exists()
+
+
+def test_every_toc_document_exists() -> None:
+    missing = [d for d in DOCNAMES if not (PROJECT_ROOT / f"{d}.md").is_file()]
+    assert not missing, f"{book.TOC_NAME} lists documents that do not exist: {missing}"
+    assert DOCNAMES[0] == "intro" and len(CHAPTER_DOCS) == 8, DOCNAMES
+
+
+# --------------------------------------------------------------------------------------------------
+# The built sites
+
+
+def _ensure_built(with_solutions: bool) -> Path:
+    """The site's output folder, built first with ``python -m autograder book`` if it is not current."""
+    output = book.default_output(with_solutions)
+    if book.is_up_to_date(with_solutions):
+        return output
+    cmd = [sys.executable, "-m", "autograder", "book", *([] if with_solutions else ["--no-solutions"])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"`{' '.join(cmd[1:])}` failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}")
+    return output
+
+
+@pytest.fixture(scope="session")
+def site() -> Path:
+    """The site with solutions (``_build/html``)."""
+    return _ensure_built(True)
+
+
+@pytest.fixture(scope="session")
+def bare_site() -> Path:
+    """The site without solutions (``_build/html-no-solutions``)."""
+    return _ensure_built(False)
+
+
+def _executed(with_solutions: bool, docname: str) -> nbformat.NotebookNode:
+    """The executed notebook of a page, as the build wrote it."""
+    path = book.site_for(with_solutions).executed / f"{docname}.ipynb"
+    assert path.is_file(), f"no executed notebook {path}"
+    return nbformat.read(path, as_version=4)
+
+
+def _glued(nb: nbformat.NotebookNode) -> dict[str, object]:
+    """The values a notebook glued (``myst_nb.glue``), read from the outputs' ``scrapbook`` metadata."""
+    values = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            meta = out.get("metadata", {}).get("scrapbook")
+            if meta:
+                values[meta["name"]] = ast.literal_eval(out["data"]["text/plain"])
+    return values
+
+
+def _all_glued(with_solutions: bool) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for doc in CHAPTER_DOCS:
+        for name, value in _glued(_executed(with_solutions, doc)).items():
+            assert name not in values, f"{name!r} is glued twice"
+            values[name] = value
+    return values
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("with_solutions", [True, False], ids=["site", "no-solutions"])
+def test_every_page_exists(with_solutions: bool, request: pytest.FixtureRequest) -> None:
+    output = request.getfixturevalue("site" if with_solutions else "bare_site")
+    assert (output / "index.html").is_file() and (output / "search.html").is_file()
+    missing = [d for d in DOCNAMES if not (output / f"{d}.html").is_file()]
+    assert not missing, f"pages missing from {output}: {missing}"
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("with_solutions", [True, False], ids=["site", "no-solutions"])
+@pytest.mark.parametrize("doc", CHAPTER_DOCS)
+def test_every_cell_ran_without_error(doc: str, with_solutions: bool, request: pytest.FixtureRequest) -> None:
+    request.getfixturevalue("site" if with_solutions else "bare_site")
+    nb = _executed(with_solutions, doc)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        assert cell.execution_count is not None, f"{doc}, cell {i} was not executed"
+        for out in cell.outputs:
+            assert out.output_type != "error", f"{doc}, cell {i}: {out.get('ename')}: {out.get('evalue')}"
+            if out.output_type == "stream" and out.name == "stderr":
+                assert TRACEBACK not in out.text, f"{doc}, cell {i} printed a traceback:\n{out.text}"
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("doc", CHAPTER_DOCS)
+def test_exercises_show_stub_then_the_package_source_then_checks(doc: str, site: Path) -> None:
+    exercises = chapters.load_exercises(PROJECT_ROOT / f"{doc}.md")  # the chapter obeys the contract
+    nb = _executed(True, doc)
+    for ex in exercises:
+        source = ex.reference_source()
+        stub, sol = _cell_with(nb, book.STUB_OF_KEY, ex.id), _cell_with(nb, book.SOLUTION_OF_KEY, ex.id)
+        check = _cell_with(nb, chapters.CHECK_KEY, ex.id)
+        assert nb.cells[stub - 1].source == ex.task and sol == stub + 1 and check > sol
+        assert _code_block(nb.cells[stub].source) == chapters.stub(source)
+        # the executed code is the package's code, not a copy that could drift
+        assert nb.cells[sol].source == source.rstrip("\n"), f"{ex.id}: the book's solution differs from the package"
+        assert book.HIDE_INPUT in nb.cells[sol].metadata["tags"]
+        assert nb.cells[check].outputs, f"{ex.id}: the check cell shows no output"
+    html = (site / f"{doc}.html").read_text(encoding="utf-8")
+    toggles = html.count(f'<p class="collapsed admonition-title">{book.SHOW_SOLUTION}</p>')
+    assert toggles == len(exercises), f"{doc}: {toggles} solution toggles for {len(exercises)} exercises"
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("doc", CHAPTER_DOCS)
+def test_no_solutions_site_runs_the_import_and_shows_no_toggle(doc: str, bare_site: Path) -> None:
+    nb = _executed(False, doc)
+    for ex in chapters.load_exercises(PROJECT_ROOT / f"{doc}.md"):
+        sol = nb.cells[_cell_with(nb, book.SOLUTION_OF_KEY, ex.id)]
+        assert sol.source == f"from {ex.module} import {ex.id}" and book.REMOVE_INPUT in sol.metadata["tags"]
+        _cell_with(nb, book.STUB_OF_KEY, ex.id)
+        assert nb.cells[_cell_with(nb, chapters.CHECK_KEY, ex.id)].outputs, f"{ex.id}: no check output"
+    assert book.SHOW_SOLUTION not in (bare_site / f"{doc}.html").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------------
+# Published figures: glued by the chapters, computed again here with the reference package
+
+
+def _line_f_accuracy(epochs: int, lr: float, init: Callable, predict: Callable, column: bool) -> float:
+    """Validation accuracy of one line F model trained with the reference ``train_model``."""
+    d = line_f_data()
+    trn_y, val_y = (d.trn_y[:, None], d.val_y[:, None]) if column else (d.trn_y, d.val_y)
+    run = train_model(d.trn_x, trn_y, epochs, lr, init=init, predict=predict)
+    return accuracy(predict(run.coeffs, d.val_x), val_y)
+
+
+@functools.cache
+def _line_c_baselines():
+    return baseline_accuracies(*line_c_data())
+
+
+def _first_losses(n: int, column: bool, **model) -> list[float]:
+    """The first ``n`` training losses of one line F model trained with the reference ``train_model``."""
+    d = line_f_data()
+    return train_model(d.trn_x, d.trn_y[:, None] if column else d.trn_y, **model).losses[:n]
+
+
+_F, _C = published.LINE_F_ACCURACY_PLACES, published.LINE_C_ACCURACY_PLACES
+#: Glue name -> (the reference's value, the published figure, decimal places the figure is given to).
+FIGURES: dict[str, tuple[Callable[[], object], object, int]] = {
+    "line_f_linear_accuracy": (lambda: _line_f_accuracy(LINEAR_EPOCHS, LINEAR_LR, init_coeffs, calc_preds, False),
+                               published.LINE_F_LINEAR_ACCURACY, _F),
+    "line_f_sigmoid_accuracy": (lambda: _line_f_accuracy(SIGMOID_EPOCHS, SIGMOID_LR, init_coeffs,
+                                                         calc_preds_sigmoid, False),
+                                published.LINE_F_SIGMOID_ACCURACY, _F),
+    "line_f_matrix_accuracy": (lambda: _line_f_accuracy(MATRIX_EPOCHS, MATRIX_LR, init_coeffs_matrix,
+                                                        calc_preds_matrix, True),
+                               published.LINE_F_MATRIX_ACCURACY, _F),
+    "line_f_nn_accuracy": (lambda: _line_f_accuracy(NN_EPOCHS, NN_LR, init_coeffs_nn, calc_preds_nn, True),
+                           published.LINE_F_NN_ACCURACY, _F),
+    "line_f_deep_accuracy": (lambda: _line_f_accuracy(DEEP_EPOCHS, DEEP_LR, init_coeffs_deep, calc_preds_deep, True),
+                             published.LINE_F_DEEP_ACCURACY, _F),
+    "line_c_logistic_accuracy": (lambda: _line_c_baselines().logistic_regression,
+                                 published.LINE_C_LOGISTIC_ACCURACY, _C),
+    "line_c_lightgbm_accuracy": (lambda: _line_c_baselines().lightgbm, published.LINE_C_LIGHTGBM_ACCURACY, _C),
+}
+#: Tolerance between a glued figure and the reference's (float32 and float64 ways of taking a mean).
+FIGURE_ABS_TOL = 1e-6
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_glued_figure_is_the_reference_value_and_the_published_figure(name: str, site: Path) -> None:
+    glued = _all_glued(True)
+    assert name in glued, f"no chapter glues {name!r} (myst_nb.glue); glued: {sorted(glued)}"
+    reference, figure, places = FIGURES[name]
+    value = glued[name]
+    assert isinstance(value, float), f"{name} is glued as {value!r}, not a float"
+    assert abs(value - reference()) <= FIGURE_ABS_TOL, f"{name}: book {value}, reference {reference()}"
+    assert round(value, places) == figure, f"{name}: book {value:.{places}f}, published {figure}"
+
+
+@pytest.mark.book
+def test_two_builds_give_the_same_numbers(site: Path, bare_site: Path) -> None:
+    """The two sites execute every chapter separately (different notebooks): the same glued figures."""
+    assert _all_glued(True) == _all_glued(False)
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("name, published_losses, model", [
+    ("line_f_linear_first_losses", published.LINE_F_LINEAR_FIRST_LOSSES, {"column": False}),
+    ("line_f_nn_first_losses", published.LINE_F_NN_FIRST_LOSSES,
+     {"column": True, "epochs": NN_EPOCHS, "lr": NN_LR, "init": init_coeffs_nn, "predict": calc_preds_nn}),
+])
+def test_glued_first_losses(name: str, published_losses: tuple[float, ...], model: dict, site: Path) -> None:
+    glued = _all_glued(True)
+    assert name in glued, f"no chapter glues {name!r}"
+    losses = glued[name]
+    assert [round(x, published.LINE_F_LOSS_PLACES) for x in losses] == list(published_losses)
+    assert losses == pytest.approx(_first_losses(len(losses), **model), abs=FIGURE_ABS_TOL)
+
+
+# --------------------------------------------------------------------------------------------------
+# Pages: plots, downloads, launch buttons
+
+
+class _Page(HTMLParser):
+    """The text of an HTML page, and the images inside code-cell outputs."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text: list[str] = []
+        self.output_images: list[str] = []
+        self._stack: list[bool] = []  # per open div: is it a cell output?
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "div":
+            self._stack.append("cell_output" in (a.get("class") or "").split())
+        elif tag == "img" and any(self._stack):
+            self.output_images.append(a.get("src") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "div" and self._stack:
+            self._stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _page(path: Path) -> _Page:
+    parser = _Page()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("doc", CHAPTER_DOCS)
+def test_every_chapter_shows_a_plot(doc: str, site: Path) -> None:
+    page = site / f"{doc}.html"
+    images = _page(page).output_images
+    assert images, f"{doc}: no image in any code cell's output"
+    for src in images:
+        assert (page.parent / src).is_file(), f"{doc}: image {src} is not in the site"
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("with_solutions", [True, False], ids=["site", "no-solutions"])
+@pytest.mark.parametrize("doc", CHAPTER_DOCS)
+def test_downloads_and_launch_buttons(doc: str, with_solutions: bool, request: pytest.FixtureRequest) -> None:
+    output = request.getfixturevalue("site" if with_solutions else "bare_site")
+    ipynb = output / "_sources" / f"{doc}.ipynb"
+    assert ipynb.is_file() and (output / "_sources" / f"{doc}.md").is_file()
+    executed = book.site_for(with_solutions).executed / f"{doc}.ipynb"
+    assert ipynb.read_bytes() == executed.read_bytes(), f"{ipynb} is not this build's executed notebook"
+    html = (output / f"{doc}.html").read_text(encoding="utf-8")
+    for link in (f"_sources/{doc}.ipynb", f"_sources/{doc}.md", "mybinder.org/v2/gh/", "colab.research.google.com"):
+        assert link in html, f"{doc}: no link to {link}"
+
+
+# --------------------------------------------------------------------------------------------------
+# The no-solutions site leaks no solution
+
+
+def _solution_lines(ex: chapters.Exercise) -> list[str]:
+    """The stripped lines of an exercise's solution regions (what students must write)."""
+    source = ex.reference_source()
+    lines = source.split("\n")
+    return [lines[i].strip() for first, last, _ in chapters.solution_regions(source) for i in range(first, last + 1)]
+
+
+def _authored_lines() -> set[str]:
+    """Every stripped line of the book's own sources: what the chapters show on purpose."""
+    return {line.strip() for d in DOCNAMES if (PROJECT_ROOT / f"{d}.md").is_file()
+            for line in (PROJECT_ROOT / f"{d}.md").read_text(encoding="utf-8").splitlines()}
+
+
+def _leak_probes() -> dict[str, list[str]]:
+    """Per exercise, its solution lines that are distinctive and that no chapter shows itself."""
+    authored = _authored_lines()
+    return {ex.id: [line for line in _solution_lines(ex)
+                    if len(re.sub(r"\s", "", line)) >= MIN_LEAK_CHARS and line not in authored]
+            for doc in CHAPTER_DOCS for ex in chapters.load_exercises(PROJECT_ROOT / f"{doc}.md")}
+
+
+def _notebook_text(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    parts = []
+    for cell in nb.cells:
+        parts.append(cell.source)
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", ""))
+            parts.extend(v for v in out.get("data", {}).values() if isinstance(v, str))
+    return "\n".join(parts)
+
+
+def _site_texts(output: Path) -> dict[str, str]:
+    """The text of every file of a site made from our sources (pages, sources, downloads, search index)."""
+    texts = {}
+    for path in sorted(output.rglob("*")):
+        rel = path.relative_to(output)
+        if not path.is_file() or rel.parts[0] in ASSET_DIRS:
+            continue
+        if path.suffix == ".html":
+            texts[str(rel)] = "".join(_page(path).text)
+        elif path.suffix == ".ipynb":
+            texts[str(rel)] = _notebook_text(path)
+        else:
+            texts[str(rel)] = path.read_bytes().decode("utf-8", errors="replace")
+    return texts
+
+
+def _found(probes: dict[str, list[str]], texts: dict[str, str]) -> list[tuple[str, str, str]]:
+    return [(ex_id, line, rel) for ex_id, lines in probes.items() for line in lines
+            for rel, text in texts.items() if line in text]
+
+
+@pytest.mark.book
+def test_no_solutions_site_holds_no_solution_line(site: Path, bare_site: Path) -> None:
+    probes = _leak_probes()
+    assert sum(map(len, probes.values())) >= len(probes), "too few solution lines to probe with"
+    leaks = _found(probes, _site_texts(bare_site))
+    assert not leaks, "solution lines in the no-solutions site:\n" + "\n".join(
+        f"  {ex_id}: {line!r} in {rel}" for ex_id, line, rel in leaks[:30])
+    # control: the same probes find every line in the site with solutions (the detector sees code)
+    found = {(ex_id, line) for ex_id, line, _ in _found(probes, _site_texts(site))}
+    missed = [(ex_id, line) for ex_id, lines in probes.items() for line in lines if (ex_id, line) not in found]
+    assert not missed, f"the leak detector misses solution lines in the site with solutions: {missed[:10]}"
+
+
+def _search_index(output: Path) -> tuple[list[str], dict[str, set[int]]]:
+    """Sphinx's search index of a site: its docnames and each term's documents."""
+    text = (output / "searchindex.js").read_text(encoding="utf-8")
+    data = json.loads(text[text.index("(") + 1:text.rindex(")")])
+    terms = {t: set(d if isinstance(d, list) else [d]) for t, d in data["terms"].items()}
+    return data["docnames"], terms
+
+
+def _index_terms(text: str) -> set[str]:
+    """The search terms Sphinx's English indexer makes of a text (split, stem, filter as it does)."""
+    from sphinx.search.en import SearchEnglish
+
+    lang = SearchEnglish({})
+    terms = set()
+    for word in lang.split(text):
+        stemmed = lang.stem(word).lower()
+        if not lang.word_filter(stemmed) and lang.word_filter(word):
+            stemmed = word
+        if lang.word_filter(stemmed):
+            terms.add(stemmed)
+    return terms
+
+
+@pytest.mark.book
+def test_no_solutions_search_index_holds_no_solution_term(site: Path, bare_site: Path) -> None:
+    """Terms that only a chapter's solutions use (not its text, stubs or outputs) are not indexed for it."""
+    bare_docs, bare_terms = _search_index(bare_site)
+    docs, terms = _search_index(site)
+    checked = 0
+    for doc in CHAPTER_DOCS:
+        exercises = chapters.load_exercises(PROJECT_ROOT / f"{doc}.md")
+        solution = _index_terms("\n".join(line for ex in exercises for line in _solution_lines(ex)))
+        public = _index_terms((PROJECT_ROOT / f"{doc}.md").read_text(encoding="utf-8")
+                              + "\n".join(chapters.stub(ex.reference_source()) for ex in exercises)
+                              + _notebook_text(book.site_for(False).executed / f"{doc}.ipynb"))
+        only_solution = solution - public
+        leaked = sorted(t for t in only_solution if bare_docs.index(doc) in bare_terms.get(t, ()))
+        assert not leaked, f"{doc}: the no-solutions search index holds solution-only terms {leaked}"
+        checked += sum(docs.index(doc) in terms.get(t, ()) for t in only_solution)
+    assert checked, "control failed: no solution-only term is indexed even in the site with solutions"
