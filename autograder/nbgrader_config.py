@@ -27,6 +27,12 @@ CONFIG_FILE: str = "nbgrader_config.py"
 DEFAULT_EXCHANGE_ROOT: str = "/usr/local/share/nbgrader/exchange"
 #: Seconds one cell may run while autograding; exercise checks take well under a second.
 EXECUTE_TIMEOUT: int = 60
+#: nbgrader's feedback steps (its defaults), with the hidden checks' code removed before the HTML.
+FEEDBACK_PREPROCESSORS: tuple[str, ...] = (
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+)
 #: The kernel every notebook of the course runs in.
 KERNEL_NAME: str = "python3"
 
@@ -49,6 +55,8 @@ def config_text(course_dir: Path, exchange_root: str | Path = DEFAULT_EXCHANGE_R
         ("ClearSolutions.enforce_metadata", True),
         ("ClearHiddenTests.begin_test_delimeter", _marker(BEGIN_HIDDEN)),
         ("ClearHiddenTests.end_test_delimeter", _marker(END_HIDDEN)),
+        # nbgrader's feedback shows the autograded notebook; leave the hidden checks' code out of it.
+        ("GenerateFeedback.preprocessors", list(FEEDBACK_PREPROCESSORS)),
         ("Execute.timeout", timeout),
         ("Execute.kernel_name", KERNEL_NAME),
     ]
