@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
     p.add_argument("--workers", type=int, default=None, help="parallel jobs (default: the number of cores)")
     p.add_argument("--assignment", action="append", default=None, help="only this assignment (repeatable)")
-    p.add_argument("--csv", type=Path, default=None, help="grades CSV (default: <course-dir>/grades.csv)")
+    p.add_argument("--csv", type=Path, default=None, help="grades CSV, one column per exercise "
+                   "(default: <course-dir>/grades-by-exercise.csv)")
     p.add_argument("--unsandboxed", action="store_true",
                    help="run student code without the bubblewrap sandbox (only for work you trust)")
     return parser

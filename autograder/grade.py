@@ -58,7 +58,8 @@ AUTOGRADED_DIR = "autograded"
 FEEDBACK_DIR = "feedback"
 RESULT_FILE = "result.json"
 TIMESTAMP_FILE = "timestamp.txt"
-DEFAULT_CSV_NAME = "grades.csv"
+#: Not nbgrader's "grades.csv": ``nbgrader export`` run in the course folder would overwrite it.
+DEFAULT_CSV_NAME = "grades-by-exercise.csv"
 #: The reference package students must not use, and what their feedback says when they do.
 SOLUTIONS_PACKAGE = "solutions"
 SOLUTIONS_MESSAGE = "uses the reference solutions package, which is not allowed"
