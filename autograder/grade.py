@@ -20,6 +20,9 @@ How one notebook is graded:
 ``grade-all`` grades nbgrader's ``submitted/<student>/<assignment>/`` layout: one independent job per
 submission in a process pool, results recorded in nbgrader's gradebook, per-submission JSON and HTML
 feedback, and a CSV of grades. It resumes: a submission graded before and unchanged is not regraded.
+Its ``result.json`` lives in nbgrader's ``autograded/<student>/<assignment>/`` folder, so running
+``nbgrader autograde`` afterwards on the same course needs ``--force`` (nbgrader skips students whose
+autograded folder exists).
 """
 
 from __future__ import annotations
@@ -741,19 +744,30 @@ def grade_job(sub: Submission, course_dir: Path, sandbox: str) -> tuple[Submissi
 
 
 def _save(sub: Submission, result: GradeResult, course_dir: Path, fingerprint: dict[str, str | None],
-          source: SourceAssignment | None) -> None:
-    """Record one finished job: gradebook, feedback, then result.json last (it marks the job done)."""
+          source: SourceAssignment | None) -> bool:
+    """Record one finished job: gradebook, feedback, then result.json last (it marks the job done).
+
+    Returns False (and says why on stderr) if the gradebook could not take it; the job is then not
+    marked done, so the next run grades it again.
+    """
     from autograder import feedback, gradebook
 
     if source is not None and result.exercises:
         timestamp = sub.folder / TIMESTAMP_FILE
-        gradebook.record(course_dir, sub.student, source, result,
-                         timestamp.read_text().strip() if timestamp.is_file() else None)
+        try:
+            gradebook.record(course_dir, sub.student, source, result,
+                             timestamp.read_text().strip() if timestamp.is_file() else None)
+        except Exception as err:  # e.g. the database is locked: keep grading the others
+            print(f"autograder grade-all: {sub.student}/{sub.assignment}: could not record the grade in "
+                  f"the gradebook ({type(err).__name__}: {err}); it will be graded again next run",
+                  file=sys.stderr)
+            return False
     notebook = sub.notebook()
     write_atomic(sub.feedback_path(course_dir),
                  feedback.render_html(result, notebook.name if notebook else sub.assignment))
     data = result.as_json() | {"student": sub.student, "notes": result.notes} | fingerprint
     write_atomic(sub.result_path(course_dir), json.dumps(data, indent=1) + "\n")
+    return True
 
 
 def grade_all_main(args: argparse.Namespace) -> int:
@@ -812,8 +826,8 @@ def grade_all_main(args: argparse.Namespace) -> int:
             try:
                 for future in as_completed(futures):
                     sub, result = future.result()
-                    failed += not result.graded
-                    _save(sub, result, course_dir, fingerprints[sub], sources[sub.assignment])
+                    saved = _save(sub, result, course_dir, fingerprints[sub], sources[sub.assignment])
+                    failed += not (result.graded and saved)
                     bar.update()
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)

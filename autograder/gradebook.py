@@ -76,7 +76,7 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
     by_exercise = {e.id: e for e in result.exercises}
     with Gradebook(url, cid) as gb:
         gb.update_or_create_student(student)
-        kwargs = {"timestamp": timestamp} if timestamp else {}
+        kwargs = {"timestamp": timestamp} if timestamp and _valid_timestamp(timestamp) else {}
         gb.update_or_create_submission(source.name, student, **kwargs)
         for cell_name, exercise_id in source.grade_cells.items():
             grade = gb.find_grade(cell_name, source.notebook_name, source.name, student)
@@ -84,6 +84,17 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
             grade.auto_score = exercise.score if exercise is not None else 0
             grade.needs_manual_grade = grade.manual_score is not None
         gb.db.commit()
+
+
+def _valid_timestamp(text: str) -> bool:
+    """Whether nbgrader can read a ``timestamp.txt``; a garbled one is ignored, not fatal."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        parse_utc(text)
+    except Exception:  # dateutil raises several types
+        return False
+    return True
 
 
 def write_csv(path: Path, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
