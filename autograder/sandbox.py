@@ -67,7 +67,7 @@ HARD_GRACE = 2.0
 #: Seconds the sandboxed program may take to start (Python, torch and IPython imports).
 STARTUP_TIMEOUT = 60.0
 #: Processes started for one submission at most: the first run and its replays.
-MAX_ATTEMPTS = 4
+MAX_ATTEMPTS = 5
 #: Cap on all result messages of one run, and on one value's array data.
 RESULT_BYTES_CAP = 256 * 1024 * 1024
 VALUE_BYTES_CAP = wire.MAX_BYTES
@@ -539,9 +539,11 @@ def run_submission(code_cells: list[str], calls: dict[str, tuple[str, list[tuple
             if current[0] == "cell":
                 skip_cells[current[1]] = reason
                 progress.cell_errors.setdefault(current[1], reason)
-            else:
-                skip_cases[current[1:]] = reason
-                progress.results.setdefault(current[1:], CaseOutcome(None, reason))
+            else:  # a function that killed the process once would again: its remaining cases fail too
+                ex_id, k = current[1:]
+                for j in range(k, len(calls[ex_id][1])):
+                    skip_cases[(ex_id, j)] = reason
+                    progress.results.setdefault((ex_id, j), CaseOutcome(None, reason))
     missing = fatal or "not run"
     outcomes = {ex_id: [progress.results.get((ex_id, k), CaseOutcome(None, missing)) for k in range(len(args))]
                 for ex_id, (_, args) in calls.items()}

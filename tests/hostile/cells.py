@@ -63,11 +63,23 @@ SYS_EXIT = "import sys\nsys.exit(3)\n"
 SEGFAULT = "import ctypes\nctypes.string_at(0)\n"
 SYNTAX_ERROR = "def broken(:\n    pass\n"
 IMPORT_REFERENCE = "from solutions.ch2_gradient_descent import calc_preds\n"
-#: A daemon that tries to outlive the run (a new session, detached from the runner).
-LINGERING_DAEMON = """\
-import subprocess
-subprocess.Popen(["/bin/sleep", "1000"], start_new_session=True)
+
+
+def lingering_processes(token: str) -> str:
+    """Processes that try to outlive the run, each running ``sleep`` with ``token`` as its argument.
+
+    A daemon in a new session, and forked children that replace themselves with ``sleep``.
+    """
+    return f"""\
+import os, subprocess
+subprocess.Popen(["/bin/sleep", "{token}"], start_new_session=True)
+for _ in range(8):
+    if os.fork() == 0:
+        os.setsid()
+        os.execv("/bin/sleep", ["sleep", "{token}"])
 """
+
+
 #: Writes garbage and forged messages to every file descriptor it can find, including the results pipe.
 FORGED_MESSAGES = """\
 import os
