@@ -47,7 +47,8 @@ from typing import Any
 import nbformat
 
 from autograder.assign import CHECK_PREFIX, METADATA_KEY, TASK_PREFIX
-from autograder.chapters import chapter_paths, load_exercises
+from autograder.assign import known_assignments as chapter_assignments
+from autograder.chapters import load_exercises
 from autograder.cli import CourseError
 
 #: Largest notebook the grader reads; bigger ones are almost always full of outputs.
@@ -228,7 +229,7 @@ def source_path(course_dir: Path, assignment: str) -> Path:
 
 def known_assignments(course_dir: Path) -> list[str]:
     """Assignments that exist: one per chapter, plus any source notebook in the course folder."""
-    names = {p.stem for p in chapter_paths()}
+    names = set(chapter_assignments())
     src = course_dir / SOURCE_DIR
     if src.is_dir():
         names |= {p.name for p in src.iterdir() if source_path(course_dir, p.name).is_file()}
@@ -307,8 +308,8 @@ def _exercise_ids(assignment: str, course_dir: Path) -> set[str]:
     path = source_path(course_dir, assignment)
     if path.is_file():
         nb = nbformat.read(path, as_version=4)
-        return {gid for cell in nb.cells if (gid := grade_id(cell))}
-    chapter = next((p for p in chapter_paths() if p.stem == assignment), None)
+        return {gid for cell in nb.cells if (gid := grade_id(cell)) and _nbgrader_meta(cell).get("solution")}
+    chapter = chapter_assignments().get(assignment)
     return {ex.id for ex in load_exercises(chapter)} if chapter else set()
 
 
