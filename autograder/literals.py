@@ -165,7 +165,7 @@ def _tensor_doc(t: torch.Tensor) -> Any:
         doc = _Seq("torch.tensor(", [_nested(data, t.dtype), f"dtype={dtype}"], ")", hug=True)
     if t.requires_grad:
         doc.suffix = ".requires_grad_()"
-    if t.grad is not None:
+    if t.is_leaf and t.grad is not None:  # only leaves keep a .grad
         doc = _Seq(f"{WITH_GRAD}(", [doc, _tensor_doc(t.grad)], ")")
     return doc
 

@@ -105,7 +105,8 @@ def same_values(a, b) -> bool:
     if isinstance(a, torch.Tensor):
         if a.dtype != b.dtype or a.shape != b.shape or a.requires_grad != b.requires_grad:
             return False
-        if (a.grad is None) != (b.grad is None) or (a.grad is not None and not same_values(a.grad, b.grad)):
+        ga, gb = (a.grad if a.is_leaf else None), (b.grad if b.is_leaf else None)
+        if (ga is None) != (gb is None) or (ga is not None and not same_values(ga, gb)):
             return False
         if a.dtype == torch.bfloat16:  # numpy has no bfloat16; float32 holds its values exactly
             a, b = a.float(), b.float()
@@ -407,8 +408,11 @@ def test_release_leaks_nothing(real_course: Path, name: str) -> None:
         assert release_cells[e.id].source == stub(e.reference_source())
         assert "BEGIN HIDDEN" not in release_cells[CHECK_PREFIX + e.id].source
         assert release_cells[CHECK_PREFIX + e.id].source == f'check("{e.id}", {e.id})'
+        public = {_layout_free(literals.to_literal(case)) for case in specs[e.id].public_cases()}
         for case in specs[e.id].hidden_cases():
             hidden = _layout_free(literals.to_literal(case))
+            if hidden in public:  # a hidden case equal to a public one (pick_device: no arguments)
+                continue
             assert hidden in _layout_free(source_text), f"{name}: the leak check cannot find {e.id}'s hidden case"
             assert hidden not in _layout_free(release_text), f"{name}: a hidden case of {e.id} is in the release"
     assert assign_mod.HIDDEN_LABEL not in release_text
