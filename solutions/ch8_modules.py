@@ -26,10 +26,12 @@ class LinearSigmoid(nn.Module):
     """The matrix-product model of chapter 4: ``sigmoid(x @ w)``, no bias, one output column."""
 
     def __init__(self, n_features: int) -> None:
+        """Call ``super().__init__()``, then create ``self.linear = nn.Linear(n_features, 1, bias=False)``."""
         super().__init__()
         self.linear = nn.Linear(n_features, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``sigmoid(self.linear(x))``: one probability per row, shape ``(n, 1)``."""
         return torch.sigmoid(self.linear(x))
 
 
@@ -38,12 +40,15 @@ class OneHiddenLayer(nn.Module):
 
     def __init__(self, n_features: int, n_hidden: int = 20,
                  activation: Callable[[torch.Tensor], torch.Tensor] = F.relu) -> None:
+        """After ``super().__init__()``, create in this order ``self.hidden = nn.Linear(n_features,
+        n_hidden, bias=False)`` and ``self.output = nn.Linear(n_hidden, 1)``; keep ``self.activation``."""
         super().__init__()
         self.hidden = nn.Linear(n_features, n_hidden, bias=False)
         self.output = nn.Linear(n_hidden, 1)
         self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``sigmoid(output(activation(hidden(x))))``: one probability per row, shape ``(n, 1)``."""
         return torch.sigmoid(self.output(self.activation(self.hidden(x))))
 
 

@@ -4,6 +4,9 @@ The two modules are checked by output (kind ``module``): the check seeds PyTorch
 with the constructor arguments and compares its output on a batch; the same layers created in the
 same order give the same starting weights, hence the same output. Public cases are the chapter's
 visible examples; hidden cases are random batches, from one row and one feature up to line F's size.
+
+``pick_device`` is shown in the chapter but is not an exercise: a function without arguments has no
+hidden case that differs from its public one.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import torch
 
 from autograder.runtime import MODULE
 from autograder.specs import Spec
-from solutions.ch8_modules import LinearSigmoid, OneHiddenLayer, pick_device
+from solutions.ch8_modules import LinearSigmoid, OneHiddenLayer
 
 #: The chapter's example batch: two passengers with three features.
 EXAMPLE_X = torch.tensor([[0.5, 1.0, 0.0], [0.25, 0.0, 1.0]])
@@ -52,12 +55,5 @@ SPECS = [
         kind=MODULE,
         public=lambda: [EXAMPLE_ONE_HIDDEN],
         hidden=_hidden_layer_hidden,
-    ),
-    Spec(
-        id="pick_device",
-        reference=pick_device,
-        public=lambda: [()],
-        # No arguments, so every case is the same call: the answer must not change between calls.
-        hidden=lambda g: [()] * 3,
     ),
 ]
