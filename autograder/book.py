@@ -36,7 +36,8 @@ import argparse
 import copy
 import os
 import re
-import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -310,7 +311,7 @@ def _kernel_can_import(root: Path) -> Iterator[None]:
             os.environ["PYTHONPATH"] = old
 
 
-def run_jupyter_book(site: Site, root: Path) -> int:
+def run_jupyter_book(site: Site, root: Path, cache: Path) -> int:
     """Build ``site.src`` into ``site.html`` with Jupyter Book 1, warnings as errors; Sphinx's status."""
     from jupyter_book.sphinx import build_sphinx
 
@@ -324,7 +325,7 @@ def run_jupyter_book(site: Site, root: Path) -> int:
             confoverrides={
                 "external_toc_path": (site.src / TOC_NAME).as_posix(),
                 "latex_individualpages": False,
-                "nb_execution_cache_path": str(cache_path(root)),
+                "nb_execution_cache_path": str(cache),
             },
             doctreedir=site.doctrees,
             builder="html",
@@ -336,13 +337,48 @@ def run_jupyter_book(site: Site, root: Path) -> int:
     return int(result)
 
 
+def write_executed_notebooks(site: Site, cache: Path) -> list[str]:
+    """Write each chapter's executed notebook, outputs taken from the execution cache; return what changed.
+
+    MyST-NB 1.4 writes ``jupyter_execute/<doc>.ipynb`` (which the theme copies to ``_sources/`` as the
+    page's .ipynb download) without any outputs when it took them from the cache instead of running
+    the notebook. This writes the complete notebook to both places, with cell ids numbered in order so
+    that the same build gives the same bytes. It fails if the cache holds no run of a chapter.
+    """
+    from jupyter_cache import get_cache
+
+    db = get_cache(str(cache))
+    changed = []
+    for docname in toc_docnames(site.src / TOC_NAME):
+        path = site.src / f"{docname}.md"
+        if not is_notebook(path):
+            continue
+        try:
+            _, nb = db.merge_match_into_notebook(jupytext.read(path, fmt=MYST_FORMAT))
+        except KeyError as err:
+            raise CourseError(f"the execution cache {cache} holds no run of {path}") from err
+        for i, cell in enumerate(nb.cells):
+            cell.id = f"cell-{i}"
+        data = nbformat.writes(nb).encode("utf-8")
+        for dest in (site.executed / f"{docname}.ipynb", site.html / "_sources" / f"{docname}.ipynb"):
+            if not dest.is_file() or dest.read_bytes() != data:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(data)
+                changed.append(str(dest.relative_to(site.work)))
+    return changed
+
+
 def build_book(
     with_solutions: bool = True,
     output: Path | None = None,
     root: Path = PROJECT_ROOT,
     build_dir: Path = BUILD_DIR,
+    cache: Path | None = None,
 ) -> int:
-    """Expand the book of ``root`` and build it; return 0 when the site is complete, else non-zero."""
+    """Expand the book of ``root`` and build it; return 0 when the site is complete, else non-zero.
+
+    ``cache`` is the execution cache (default: ``execute.cache`` of ``_config.yml``).
+    """
     start, started_at = time.perf_counter(), time.time()
     site = site_for(with_solutions, build_dir)
     output = (output or default_output(with_solutions, build_dir)).resolve()
@@ -350,10 +386,12 @@ def build_book(
     variant = "with solutions" if with_solutions else "without solutions"
     print(f"book: expanded sources {variant} in {site.src} "
           f"({', '.join(changed) if changed else 'nothing changed'})", flush=True)
-    status = run_jupyter_book(site, root)
+    cache = cache or cache_path(root)
+    status = run_jupyter_book(site, root, cache)
     if status != 0:
         print(f"book: the build failed (status {status}): see the errors and warnings above", flush=True)
         return status
+    write_executed_notebooks(site, cache)
     if output != site.html.resolve():
         mirror(site.html, output)
     stamp = site.work / BUILT_STAMP
@@ -362,6 +400,24 @@ def build_book(
     print(f"book: site {variant} in {output} ({time.perf_counter() - start:.1f} s); "
           f"open {output / 'index.html'}", flush=True)
     return 0
+
+
+def ensure_built(with_solutions: bool) -> Path:
+    """The default output of a site, built first (``python -m autograder book``) unless it is current.
+
+    For the tests, which read a built site: the build runs in its own process, like a user's.
+    """
+    output = default_output(with_solutions)
+    if is_up_to_date(with_solutions):
+        return output
+    cmd = [sys.executable, "-m", "autograder", "book", *([] if with_solutions else ["--no-solutions"])]
+    path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": path},
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CourseError(f"`{' '.join(cmd[1:])}` failed ({proc.returncode}):\n"
+                          f"{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}")
+    return output
 
 
 def main(args: argparse.Namespace) -> int:
