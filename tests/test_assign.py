@@ -419,32 +419,34 @@ def test_release_leaks_nothing(real_course: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", REAL_CHAPTERS)
-def test_release_runs_and_says_not_done_yet(real_course: Path, name: str, tmp_path: Path) -> None:
-    """The untouched release runs in a kernel: setup and stubs fine, each check fails with "not done yet"."""
-    nb = nbformat.read(notebook_path(real_course, "release", name), as_version=4)
-    nb.cells.append(no_solutions_module_cell())
+def test_release_then_source_in_a_kernel(real_course: Path, name: str, tmp_path: Path) -> None:
+    """In one kernel (one start-up per chapter): the untouched release, then the source notebook.
+
+    The release runs: setup and stubs without error, each check cell fails with "not done yet" and
+    the notebook goes on. The source then passes every public and hidden check. Neither imports the
+    ``solutions`` package.
+    """
+    release = nbformat.read(notebook_path(real_course, "release", name), as_version=4)
+    source = nbformat.read(notebook_path(real_course, "source", name), as_version=4)
+    n = len(release.cells)
+    for cell in source.cells:  # cell ids must stay unique in the combined notebook
+        cell.id = f"source-{cell.id}"[:64]
+    nb = nbformat.v4.new_notebook(cells=release.cells + source.cells + [no_solutions_module_cell()],
+                                  metadata=release.metadata)
     run_notebook(nb, tmp_path)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+    for cell in nb.cells[:n]:
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
         if grade_id.startswith(CHECK_PREFIX):
             errs = errors(cell)
             assert len(errs) == 1 and errs[0].ename == CheckFailed.__name__, (grade_id, errs)
             assert "not done yet" in errs[0].evalue, errs[0].evalue
         elif cell.cell_type == "code":
-            assert not errors(cell), (grade_id, errors(cell))
-    assert "no solutions imported" in text_of(nb.cells[-1])
-
-
-@pytest.mark.parametrize("name", REAL_CHAPTERS)
-def test_source_passes_every_check(real_course: Path, name: str, tmp_path: Path) -> None:
-    """The source notebook, run in a kernel without the solutions package, passes public and hidden checks."""
-    nb = nbformat.read(notebook_path(real_course, "source", name), as_version=4)
-    nb.cells.append(no_solutions_module_cell())
-    run_notebook(nb, tmp_path)
-    for cell in nb.cells:
-        assert not errors(cell), (cell.metadata.get("nbgrader", {}).get("grade_id"), errors(cell))
+            assert not errors(cell), ("release", grade_id, errors(cell))
+    for cell in nb.cells[n:]:
+        assert not errors(cell), ("source", cell.metadata.get("nbgrader", {}).get("grade_id"), errors(cell))
+    source_cells = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells[n:-1]}
     for e in load_exercises(CHAPTERS_DIR / f"{name}.md"):
-        out = text_of(cells_by_id(nb)[CHECK_PREFIX + e.id])
+        out = text_of(source_cells[CHECK_PREFIX + e.id])
         assert f"\u2713 {e.id}:" in out and "public check" in out and "hidden checks passed" in out, out
     assert "no solutions imported" in text_of(nb.cells[-1])
 
