@@ -71,6 +71,9 @@ SOLUTIONS_MESSAGE = "uses the reference solutions package, which is not allowed"
 NOT_DONE = "not done yet (it still raises NotImplementedError)"
 #: The sandbox's error for a case that never ran because the run ended early.
 NOT_RUN = "not run"
+#: How the sandbox's ``fatal`` starts when its process failed before any student code ran
+#: (``autograder.sandbox._startup_failure``): a problem of the grading machine, not of the notebook.
+STARTUP_FAILURE = "the grading process failed to start"
 #: Longest message shown for one exercise (cell errors and public differences can be long).
 MAX_MESSAGE_CHARS = 400
 #: Exception names a hidden case may report: the built-in ones and the sandbox's own. A type defined in
@@ -101,6 +104,14 @@ class ExerciseResult:
                 "passed": self.passed, "message": self.message}
 
 
+class GraderUnavailable(CourseError):
+    """The grader itself could not run a notebook (no sandbox, or its process did not start).
+
+    Nothing of the student's was judged, so this is never recorded as a score: ``grade`` exits with
+    the message and ``grade-all`` leaves the submission to be graded on its next run.
+    """
+
+
 @dataclass
 class GradeResult:
     """The verdict on one notebook: one result per exercise, plus notes about the whole run."""
@@ -111,6 +122,8 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)
     #: False when the notebook could not be graded at all (unreadable, wrong assignment, grader crash).
     graded: bool = True
+    #: True when the grader, not the notebook, failed: the result must not be recorded.
+    retry: bool = False
 
     @property
     def score(self) -> float:
@@ -504,7 +517,11 @@ def difference_kind(reason: str) -> str:
     """What kind of difference a comparison found, without any of its values."""
     kind = next((label for pattern, label in _DIFFERENCE_KINDS if re.search(pattern, reason)), "wrong values")
     m = re.search(r"argument (\d+) after the call", reason)
-    return f"{kind} (argument {m.group(1)} after the call)" if m else kind
+    if m:
+        kind += f" (argument {m.group(1)} after the call)"
+    if "instead of zeroed" in reason:  # runtime's hint, which names no value
+        kind += ": was .grad set to None instead of zeroed?"
+    return kind
 
 
 def _case_failure(label: str, i: int, n: int, expected: Any, outcome: Any, spec: Any, hidden: bool) -> str | None:
@@ -582,7 +599,11 @@ def grade_notebook(nb: nbformat.NotebookNode, source: SourceAssignment, sandbox:
     try:
         run = sandbox_module.run_submission(program.cells, calls, limits or sandbox_module.Limits(), sandbox=sandbox)
     except sandbox_module.SandboxUnavailable as err:
-        raise CourseError(str(err)) from None
+        raise GraderUnavailable(str(err)) from None
+    if run.fatal and run.fatal.startswith(STARTUP_FAILURE):
+        raise GraderUnavailable(f"nothing was graded: {run.fatal}. This is a problem of the grading machine "
+                                f"(for instance too busy to start Python in time), not of the notebook; "
+                                f"try again.")
 
     notes: list[str] = []
     cell_errors: dict[str, str] = {}
@@ -737,6 +758,10 @@ def grade_job(sub: Submission, course_dir: Path, sandbox: str) -> tuple[Submissi
         nb = read_submission(notebook)
         recognise_assignment(nb, sub.assignment, course_dir)
         return sub, grade_notebook(nb, source, sandbox=sandbox)
+    except GraderUnavailable as err:
+        result = GradeResult.zero(source, sub.assignment, str(err))
+        result.retry = True
+        return sub, result
     except CourseError as err:
         return sub, GradeResult.zero(source, sub.assignment, str(err))
     except Exception as err:  # a grader crash on one submission must not stop the batch
@@ -827,7 +852,12 @@ def grade_all_main(args: argparse.Namespace) -> int:
             try:
                 for future in as_completed(futures):
                     sub, result = future.result()
-                    saved = _save(sub, result, course_dir, fingerprints[sub], sources[sub.assignment])
+                    if result.retry:
+                        print(f"autograder grade-all: {sub.student}/{sub.assignment}: {result.notes[0]} "
+                              f"(left for the next run)", file=sys.stderr)
+                        saved = False
+                    else:
+                        saved = _save(sub, result, course_dir, fingerprints[sub], sources[sub.assignment])
                     failed += not (result.graded and saved)
                     bar.update()
             except BaseException:

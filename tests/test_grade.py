@@ -22,8 +22,8 @@ from autograder.assign import METADATA_KEY
 from autograder.chapters import CHAPTERS_DIR, load_exercises
 from autograder.cli import main as cli_main
 from autograder.exercises import get_spec
-from autograder.grade import SOLUTIONS_MESSAGE, grade_id, uses_solutions
-from autograder.runtime import compare_observed, observe
+from autograder.grade import MAX_NOTEBOOK_BYTES, SOLUTIONS_MESSAGE, difference_kind, grade_id, uses_solutions
+from autograder.runtime import INPLACE, compare, compare_observed, observe
 from solutions.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.grading
@@ -256,6 +256,33 @@ def test_hidden_failures_reveal_no_hidden_values(course: Path, tmp_path: Path, c
         assert title in html
 
 
+def _grad_state(value: torch.Tensor, grad: torch.Tensor | None) -> tuple:
+    """What an in-place call left in one tensor argument, as ``runtime.observe`` reports it."""
+    return (None, ((value, grad),))
+
+
+@pytest.mark.parametrize("expected, actual, kind, want", [
+    (torch.tensor([0.123456, 0.5]), torch.tensor([0.654321, 0.5]), "return", "wrong values"),
+    (torch.tensor([0.123456, 0.5]), torch.tensor([0.123456]), "return", "wrong shape"),
+    (torch.tensor([0.123456]), torch.tensor([0.123456], dtype=torch.float64), "return", "wrong dtype"),
+    (torch.tensor([0.123456], requires_grad=True), torch.tensor([0.123456]), "return", "wrong requires_grad"),
+    (torch.tensor([0.123456]), [0.123456], "return", "wrong type"),
+    (0.123456, 0.654321, "return", "wrong values"),
+    ((0.123456, 0.5), (0.123456, 0.5, 0.25), "return", "wrong length"),
+    (_grad_state(torch.tensor([0.123456]), torch.zeros(1)), _grad_state(torch.tensor([0.123456]), None),
+     INPLACE, "wrong .grad (argument 1 after the call): was .grad set to None instead of zeroed?"),
+    (_grad_state(torch.tensor([0.123456]), None), _grad_state(torch.tensor([0.654321]), None),
+     INPLACE, "wrong values (argument 1 after the call)"),
+])
+def test_difference_kind_names_the_kind_and_no_value(expected, actual, kind: str, want: str) -> None:
+    """Every kind of difference the runtime reports becomes a label without the values it printed."""
+    reason = compare_observed(expected, actual, kind)
+    assert reason is not None
+    assert difference_kind(reason) == want
+    assert not re.search(r"\d\.\d", difference_kind(reason)) and "(1,)" not in difference_kind(reason)
+    assert compare(torch.tensor(1.0), torch.tensor(1.0)) is None  # sanity: equal values pass
+
+
 # --- the reference solutions package ----------------------------------------------------------------
 
 
@@ -376,6 +403,15 @@ def test_not_a_notebook_is_refused(course: Path, tmp_path: Path, capsys, content
     path.write_bytes(content)
     err = _error(capsys, "grade", str(path), "--course-dir", str(course))
     assert expected in err and str(path) in err
+
+
+def test_too_big_a_notebook_is_refused(course: Path, tmp_path: Path, capsys) -> None:
+    """A notebook over the size limit is refused before it is even parsed."""
+    path = tmp_path / "huge.ipynb"
+    with path.open("wb") as f:
+        f.truncate(MAX_NOTEBOOK_BYTES + 1)
+    err = _error(capsys, "grade", str(path), "--course-dir", str(course))
+    assert "MB" in err and "clear the outputs" in err
 
 
 def test_missing_file_and_folder_are_refused(course: Path, tmp_path: Path, capsys) -> None:

@@ -20,10 +20,12 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from autograder.cli import main as cli_main
 from autograder.gradebook import CSV_COLUMNS, GRADEBOOK_FILE, course_id, db_url
 from autograder.nbgrader_config import ensure_tools_on_path, write_config
 from test_grade import (
     ASSIGNMENT,
+    OTHER_ASSIGNMENT,
     POINTS,
     _env,
     generated_course,
@@ -177,6 +179,18 @@ def test_second_run_regrades_nothing_and_a_changed_notebook_alone(batch: tuple[P
         assert gb.find_submission(ASSIGNMENT, "carol").score == POINTS["mae_loss"]
 
 
+def test_assignment_filter(batch: tuple[Path, str], capsys) -> None:
+    """``--assignment`` limits the batch; an unknown name is an error naming the known ones."""
+    course, _ = batch
+    assert cli_main(["grade-all", "--course-dir", str(course), "--assignment", "ch99_nothing"]) == 2
+    assert "unknown assignment 'ch99_nothing'" in capsys.readouterr().err
+    csv_path = course / "other.csv"
+    assert cli_main(["grade-all", "--course-dir", str(course), "--assignment", OTHER_ASSIGNMENT,
+                     "--csv", str(csv_path)]) == 0
+    assert "0 submissions" in capsys.readouterr().err
+    assert csv_path.read_text().splitlines() == [",".join(CSV_COLUMNS)]
+
+
 def test_score_equals_nbgrader_autograde(template: Path, honest: dict, tmp_path: Path, capsys) -> None:
     """Parity: on an honest, half-solved notebook, ``nbgrader autograde`` gives our score."""
     course = _course_copy(template, tmp_path)
@@ -190,5 +204,5 @@ def test_score_equals_nbgrader_autograde(template: Path, honest: dict, tmp_path:
         sub = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "bob")
         theirs = {g.cell.name: g.score for g in sub.grades}
         total = gb.find_submission(ASSIGNMENT, "bob").score
-    assert total == ours["score"] == POINTS["calc_preds"] + POINTS["accuracy"]
+    assert total == ours["score"] == POINTS["calc_preds"] + POINTS["accuracy"], (ours, proc.stderr[-2000:])
     assert theirs == {f"check_{e['id']}": e["score"] for e in ours["exercises"]}
