@@ -82,15 +82,17 @@ def _q(text: str) -> str:
     return json.dumps(text)
 
 
-def cases_literal(cases: Sequence[tuple], indent: int) -> str:
-    """A list of ``(args, expected)`` cases as a Python literal."""
-    return literals.to_literal([tuple(c) for c in cases], indent=indent)
+def cases_literal(cases: Sequence[tuple], indent: int, before: str, after: str) -> str:
+    """``before``, a list of ``(args, expected)`` cases as a Python literal, then ``after``."""
+    text = literals.to_literal([tuple(c) for c in cases], indent=indent, start=indent + len(before),
+                               reserve=len(after))
+    return before + text + after
 
 
 def check_source(spec: Spec, hidden_cases: Sequence[tuple]) -> str:
     """The check cell: the public check, then the hidden cases between nbgrader's hidden-test markers."""
-    call = (f"run_cases({_q(spec.id)}, {spec.id}, {cases_literal(hidden_cases, 0)}, {_q(spec.kind)}, "
-            f"{spec.rtol!r}, {spec.atol!r}, label={_q(HIDDEN_LABEL)})")
+    call = cases_literal(hidden_cases, 0, f"run_cases({_q(spec.id)}, {spec.id}, ",
+                         f", {_q(spec.kind)}, {spec.rtol!r}, {spec.atol!r}, label={_q(HIDDEN_LABEL)})")
     return f"check({_q(spec.id)}, {spec.id})\n{BEGIN_HIDDEN}\n{call}\n{END_HIDDEN}"
 
 
@@ -98,8 +100,8 @@ def setup_source(specs: Sequence[Spec]) -> str:
     """The locked setup cell: imports, the check runtime, the literal helpers, the public cases, ``check``."""
     entries = []
     for spec in specs:
-        cases = cases_literal(spec.public_cases(), 4)
-        entries.append(f"    {_q(spec.id)}: ({_q(spec.kind)}, {spec.rtol!r}, {spec.atol!r}, {cases}),")
+        entries.append(cases_literal(spec.public_cases(), 4,
+                                     f"    {_q(spec.id)}: ({_q(spec.kind)}, {spec.rtol!r}, {spec.atol!r}, ", "),"))
     public = f"{PUBLIC_CASES} = {{\n" + "\n".join(entries) + "\n}"
     check = (f'def check(name, fn):\n'
              f'    """Run the public checks of exercise ``name`` on ``fn``; raise with a clear reason if one fails."""\n'

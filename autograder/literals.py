@@ -299,12 +299,13 @@ def _doc(value: Any, where: str = "a case") -> Any:
                        f"tuples, lists, dicts, numbers, strings or None")
 
 
-def to_literal(value: Any, indent: int = 0, width: int = WIDTH) -> str:
-    """Python source that rebuilds ``value`` exactly, laid out for a line starting at column ``indent``.
+def to_literal(value: Any, indent: int = 0, width: int = WIDTH, start: int | None = None, reserve: int = 0) -> str:
+    """Python source that rebuilds ``value`` exactly, laid out for lines of at most ``width`` characters.
 
-    Continuation lines are indented relative to ``indent``; the first line is not.
+    Continuation lines are indented by ``indent``; the first line is not indented and starts at column
+    ``start`` (default ``indent``), after whatever precedes it; ``reserve`` characters follow it.
     """
-    return _render(_doc(value), indent, indent, width)
+    return _render(_doc(value), indent, indent if start is None else start, width, reserve)
 
 
 def namespace() -> dict[str, Any]:
