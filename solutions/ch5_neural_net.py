@@ -20,7 +20,10 @@ Activation = Callable[[torch.Tensor], torch.Tensor]
 def init_coeffs_nn(n_coeff: int, n_hidden: int = 20) -> NNCoeffs:
     """Weights ``(n_coeff, n_hidden)`` and ``(n_hidden, 1)`` and a scalar constant, ready for gradients.
 
-    The first layer is divided by ``n_hidden`` so that the sum over the hidden units starts small.
+    Draw, in this order: ``layer1 = (rand(n_coeff, n_hidden) - 0.5) / n_hidden``,
+    ``layer2 = rand(n_hidden, 1) - 0.3``, ``const = rand(1)[0]`` (a 0-d tensor); return them as a
+    tuple, each with ``requires_grad`` set. The first layer is divided by ``n_hidden`` so that the sum
+    over the hidden units starts small.
     """
     layer1 = (torch.rand(n_coeff, n_hidden) - 0.5) / n_hidden
     layer2 = torch.rand(n_hidden, 1) - 0.3

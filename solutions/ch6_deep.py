@@ -23,8 +23,10 @@ Activation = Callable[[torch.Tensor], torch.Tensor]
 def init_coeffs_deep(n_coeff: int, hiddens: tuple[int, ...] | list[int] = (10, 10)) -> DeepCoeffs:
     """One weight matrix and one scalar constant per layer, ready for gradients.
 
-    Sizes run ``[n_coeff, *hiddens, 1]``; layer ``i`` is ``(rand - 0.3) / sizes[i+1] * 4`` and its
-    constant ``(rand - 0.5) * 0.1``. All weights are drawn before the constants.
+    Sizes run ``sizes = [n_coeff, *hiddens, 1]``; layer ``i`` is
+    ``(rand(sizes[i], sizes[i+1]) - 0.3) / sizes[i+1] * 4`` and its constant
+    ``(rand(1)[0] - 0.5) * 0.1`` (a 0-d tensor). Draw all the weights first, then all the constants;
+    return ``(layers, consts)``, two lists, every tensor with ``requires_grad`` set.
     """
     sizes = [n_coeff, *hiddens, 1]
     n = len(sizes)
