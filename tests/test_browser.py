@@ -130,7 +130,7 @@ def _exercise_count(docname: str) -> int:
 @pytest.mark.parametrize("docname", DOCNAMES)
 def test_page_renders_with_outputs_figures_and_working_solution_toggles(page, base_url: str, docname: str) -> None:
     page.goto(base_url + f"{docname}.html", wait_until="load")
-    title = page.locator("main h1").first
+    title = page.locator("article.bd-article h1").first
     assert title.is_visible() and title.inner_text().strip(), f"{docname}: no visible title"
     n_exercises = _exercise_count(docname)
     if n_exercises or book.is_notebook(PROJECT_ROOT / f"{docname}.md"):
