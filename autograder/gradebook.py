@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,7 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
            timestamp: str | None = None) -> None:
     """Store one submission's scores as nbgrader's auto scores of its grade cells."""
     from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
 
     from autograder.nbgrader_config import ensure_tools_on_path
 
@@ -74,7 +76,9 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
     course_dir.mkdir(parents=True, exist_ok=True)
     _ensure_structure(url, cid, source)
     by_exercise = {e.id: e for e in result.exercises}
-    with Gradebook(url, cid) as gb:
+    with warnings.catch_warnings(), Gradebook(url, cid) as gb:
+        # nbgrader's add_submission triggers SQLAlchemy autoflush warnings (its own autograde does too)
+        warnings.simplefilter("ignore", SAWarning)
         gb.update_or_create_student(student)
         kwargs = {"timestamp": timestamp} if timestamp and _valid_timestamp(timestamp) else {}
         gb.update_or_create_submission(source.name, student, **kwargs)
