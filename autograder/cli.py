@@ -44,17 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     # --- grade: one notebook (autograder/grade.py)
     p = sub.add_parser("grade", help="grade one submitted notebook")
-    p.add_argument("notebook", type=Path)
+    p.add_argument("notebook", type=Path, help="the submitted .ipynb file")
     p.add_argument("--assignment", default=None, help="assignment name (default: recognised from the notebook)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the result")
-    p.add_argument("--feedback", type=Path, default=None, help="where to write the HTML feedback")
-    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
+    p.add_argument("--feedback", type=Path, default=None,
+                   help="where to write the HTML feedback (default: <notebook>_feedback.html next to it)")
+    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
+                   help="course folder with the source notebooks (made by assign if missing; default: course/)")
     p.add_argument("--unsandboxed", action="store_true",
                    help="run student code without the bubblewrap sandbox (only for work you trust)")
 
     # --- grade-all: a whole class (autograder/grade.py)
     p = sub.add_parser("grade-all", help="grade every submission in course/submitted/<student>/<assignment>/")
-    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
+    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
+                   help="nbgrader course folder: submitted/ in; autograded/, feedback/, gradebook.db out")
     p.add_argument("--workers", type=int, default=None, help="parallel jobs (default: the number of cores)")
     p.add_argument("--assignment", action="append", default=None, help="only this assignment (repeatable)")
     p.add_argument("--csv", type=Path, default=None, help="grades CSV, one column per exercise "
