@@ -66,11 +66,15 @@ def main() -> None:
     os.close(null)
 
     main_pid = os.getpid()
+    max_message = int(job["max_message_bytes"])
 
     def send(msg: dict) -> None:
         if os.getpid() != main_pid:  # a process the student forked got back into this loop
             os._exit(0)
         data = (json.dumps(msg, separators=(",", ":")) + "\n").encode()
+        if len(data) > max_message and "value" in msg:  # the grader would refuse it: say so cheaply
+            refusal = {"t": "result", "id": msg["id"], "k": msg["k"], "error": job["too_big"]}
+            data = (json.dumps(refusal) + "\n").encode()
         while data:
             data = data[os.write(out_fd, data):]
 

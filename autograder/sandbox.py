@@ -71,6 +71,9 @@ MAX_ATTEMPTS = 5
 #: Cap on all result messages of one run, and on one value's array data.
 RESULT_BYTES_CAP = 256 * 1024 * 1024
 VALUE_BYTES_CAP = wire.MAX_BYTES
+#: Longest result message accepted (base64 makes array data a third bigger).
+MAX_MESSAGE_BYTES = VALUE_BYTES_CAP * 3 // 2 + 1_000_000
+TOO_BIG = "returned more array data than the grader accepts"
 MAX_ERROR_CHARS = 1000
 #: How often (seconds) this process measures the memory of all the sandbox's processes together.
 MEMORY_CHECK_INTERVAL = 0.5
@@ -263,6 +266,28 @@ class _Output:
         return text + (f"\n[... {self.dropped} more bytes of output cut]" if self.dropped else "")
 
 
+class _Lines:
+    """Splits the results stream into lines; a line longer than ``cap`` is dropped (given as ``None``)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.parts, self.size, self.dropping = cap, [], 0, False
+
+    def feed(self, chunk: bytes) -> list[bytes | None]:
+        out: list[bytes | None] = []
+        *complete, rest = chunk.split(b"\n")
+        for piece in complete:
+            if not self.dropping:
+                out.append(b"".join([*self.parts, piece]))
+            self.parts, self.size, self.dropping = [], 0, False
+        if not self.dropping:
+            self.parts.append(rest)
+            self.size += len(rest)
+            if self.size > self.cap:
+                out.append(None)
+                self.parts, self.size, self.dropping = [], 0, True
+        return out
+
+
 class _Progress:
     """What the runner has reported so far, validated: nothing it sends is trusted."""
 
@@ -278,6 +303,11 @@ class _Progress:
         if type(ex_id) is str and type(k) is int and 0 <= k < self.n_cases.get(ex_id, 0):
             return ex_id, k
         return None
+
+    def oversized(self) -> None:
+        """The current case's result was too big to accept."""
+        if self.current and self.current[0] == "case":
+            self.results.setdefault(self.current[1:], CaseOutcome(None, TOO_BIG))
 
     def handle(self, line: bytes) -> bool:
         """Take one message; return whether a new cell or case started (which restarts its clock)."""
@@ -381,7 +411,7 @@ def _attempt(mode: str, env: dict[str, str], cwd: str, job: bytes, limits: Limit
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, "out")
     sel.register(read_fd, selectors.EVENT_READ, "res")
-    buf, received = bytearray(), 0
+    lines, received = _Lines(MAX_MESSAGE_BYTES), 0
     phase_end = min(deadline, time.monotonic() + STARTUP_TIMEOUT)
     next_check, max_memory = time.monotonic() + MEMORY_CHECK_INTERVAL, limits.memory_mb * 1024 * 1024
     reason: str | None = None
@@ -419,11 +449,10 @@ def _attempt(mode: str, env: dict[str, str], cwd: str, job: bytes, limits: Limit
                 if received > RESULT_BYTES_CAP:
                     reason = "the process sent more result data than the grader accepts"
                     break
-                buf += chunk
-                *lines, rest = bytes(buf).split(b"\n")
-                buf = bytearray(rest)
-                for line in lines:
-                    if progress.handle(line):
+                for line in lines.feed(chunk):
+                    if line is None:
+                        progress.oversized()
+                    elif progress.handle(line):
                         phase_end = min(deadline, time.monotonic() + limits.cell_timeout + HARD_GRACE)
             if reason:
                 break
@@ -525,7 +554,7 @@ def run_submission(code_cells: list[str], calls: dict[str, tuple[str, list[tuple
                 "cells": code_cells, "calls": encoded, "cell_timeout": limits.cell_timeout,
                 "skip_cells": {str(i): r for i, r in skip_cells.items()},
                 "skip_cases": [[*c] for c in {**skip_cases, **progress.results}],
-                "rlimits": _rlimits(limits, mode),
+                "rlimits": _rlimits(limits, mode), "max_message_bytes": MAX_MESSAGE_BYTES, "too_big": TOO_BIG,
             }).encode()
             progress.current, progress.ready = None, False
             reason = _attempt(mode, env, cwd, job, limits, deadline, progress, output)

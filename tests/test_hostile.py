@@ -148,7 +148,10 @@ def test_cannot_find_or_read_the_project_course_or_solutions(course):
 
 def test_cannot_write_outside_its_scratch_folder(course):
     source = H.probe_writes(str(PROJECT_ROOT), str(course))
-    assert probe(source, "probe_writes") == []
+    written = probe(source, "probe_writes")
+    # a folder under /tmp (like pytest's course folder) is recreated in the sandbox's private tmpfs:
+    # writing there is writing to its own scratch space, never to the host's folder
+    assert all(p.startswith(sandbox.SANDBOX_TMP + "/") for p in written), written
     for folder in (course, course / "submitted", PROJECT_ROOT, PROJECT_ROOT / "course"):
         assert not (folder / "pwned.txt").exists()
 
@@ -164,19 +167,20 @@ def test_no_network_not_even_the_hosts_loopback():
 
 def test_environment_holds_nothing_of_the_graders():
     env = probe(H.PROBE_ENVIRONMENT, "probe_environment")
-    assert set(env) <= set(sandbox._environment(sandbox.SANDBOX_TMP))
+    assert set(env) - {"PWD"} <= set(sandbox._environment(sandbox.SANDBOX_TMP))  # bwrap sets PWD
     assert not any(str(PROJECT_ROOT) in v for v in env.values())
 
 
 # ----------------------------------------------------- attempts to fake a verdict from the inside
 
-def test_monkeypatched_comparisons_do_not_change_the_verdict():
+@pytest.mark.parametrize("patch", [H.MONKEYPATCH_COMPARISONS, H.MONKEYPATCH_BUILTINS], ids=["torch+numpy", "builtins"])
+def test_monkeypatched_comparisons_do_not_change_the_verdict(patch):
     wrong = ("def calc_preds(coeffs, indeps):\n    return torch.zeros(indeps.shape[0])\n"
              "def mae_loss(preds, targets):\n    return torch.tensor(123.0)\n")
     ids = ["calc_preds", "mae_loss"]
     calls = {i: CALLS[i] for i in ids}
     plain = sandbox.run_submission([H.SETUP, wrong], calls, LIMITS, sandbox="bwrap")
-    patched = sandbox.run_submission([H.SETUP, H.MONKEYPATCH_COMPARISONS], calls, LIMITS, sandbox="bwrap")
+    patched = sandbox.run_submission([H.SETUP, patch], calls, LIMITS, sandbox="bwrap")
     assert verdicts(plain, ids) == verdicts(patched, ids) == {i: [False] * len(CALLS[i][1]) for i in ids}
 
 
@@ -207,7 +211,7 @@ def give_huge():
     assert all(o.error.startswith("ProcessDied") for o in result.outcomes["calc_preds"])
     assert all(o.error.startswith("TimeLimitExceeded") for o in result.outcomes["mae_loss"])
     assert result.outcomes["give_object"][0].error == "returned a value of unsupported type function"
-    assert "more array data" in result.outcomes["give_huge"][0].error
+    assert result.outcomes["give_huge"][0].error == sandbox.TOO_BIG
     ok = verdicts(result, ["update_coeffs", "accuracy"])
     assert all(ok["update_coeffs"]) and all(ok["accuracy"])
 
@@ -255,13 +259,15 @@ def test_cli_grade_hostile_notebook_keeps_honest_marks(course, tmp_path):
 
 
 def test_cli_grade_reference_import_and_patched_comparisons_score_zero(course, tmp_path):
-    nb = _submission(course, [H.MONKEYPATCH_COMPARISONS],
-                     replace={"mae_loss": "from solutions.ch2_gradient_descent import mae_loss\n"})
+    nb = _submission(course, replace={"calc_preds": H.MONKEYPATCH_COMPARISONS,
+                                      "update_coeffs": H.MONKEYPATCH_BUILTINS,
+                                      "accuracy": "from solutions.ch2_gradient_descent import accuracy\n"})
     result = _grade(course, nb, tmp_path)
     scores = {e["id"]: e["score"] for e in result["exercises"]}
-    assert scores["mae_loss"] == 0  # the reference cannot be imported
-    # the patch cell redefines calc_preds and mae_loss wrongly and patches every comparison: no marks
-    assert scores["calc_preds"] == 0
+    # wrong answers with every comparison patched to say "equal", in two answer cells: no marks
+    assert scores["calc_preds"] == scores["update_coeffs"] == 0
+    assert scores["accuracy"] == 0  # the reference cannot be used
+    assert scores["mae_loss"] == 1  # its honest cell comes after the patches: patches cost it nothing
 
 
 def test_cli_grade_all_mixed_batch(course, tmp_path):
@@ -275,11 +281,12 @@ def test_cli_grade_all_mixed_batch(course, tmp_path):
         folder = batch_course / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{ASSIGNMENT}.ipynb")
+    grades = tmp_path / "grades.csv"
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade-all", "--course-dir", str(batch_course),
-                           "--workers", "2"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900,
+                           "--workers", "2", "--csv", str(grades)], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900,
                           env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    with open(batch_course / "grades.csv", newline="") as f:
+    with open(grades, newline="") as f:
         rows = list(csv.DictReader(f))
     by_student = {r["student"]: r for r in rows}
     assert set(by_student) == set(batch), rows

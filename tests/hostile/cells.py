@@ -111,11 +111,16 @@ torch.Tensor.__eq__ = lambda self, other: torch.ones_like(self, dtype=torch.bool
 math.isclose = always
 np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
 np.testing.assert_allclose = lambda *a, **k: None
-builtins.isinstance = lambda obj, cls: True
 for name, module in list(sys.modules.items()):
     if "runtime" in name:
         module.compare = lambda *a, **k: None
         module.compare_observed = lambda *a, **k: None
+"""
+#: The same wrong answers, with builtins patched too (this breaks the grader's own code in the sandbox).
+MONKEYPATCH_BUILTINS = MONKEYPATCH_COMPARISONS + """\
+builtins.isinstance = lambda obj, cls: True
+builtins.len = lambda obj: 0
+builtins.all = builtins.any = always
 """
 #: Walks up the call stack and through every object in memory looking for expected values to copy.
 FRAME_INSPECTION = """\
@@ -140,7 +145,7 @@ def calc_preds(coeffs, indeps):
 def probe_files(project_root: str, course_dir: str) -> str:
     """A function ``probe_files()`` that returns every sensitive path it could see or read."""
     return f'''\
-import os
+import os, sys
 
 def probe_files():
     found = []
@@ -155,8 +160,10 @@ def probe_files():
         if path == os.path.dirname(path):
             break
         path = os.path.dirname(path)
+    # the Python installation and environment are visible on purpose: skip them (and /proc, /usr)
+    public = {{"/proc", "/sys", "/usr", "/dev", sys.prefix, sys.base_prefix}}
     for root, dirs, files in os.walk("/"):
-        dirs[:] = [d for d in dirs if os.path.join(root, d) not in ("/proc", "/sys", "/usr", "/dev")]
+        dirs[:] = [d for d in dirs if os.path.join(root, d) not in public]
         found += [os.path.join(root, n) for n in dirs + files if n in names]
         if len(found) > 50:
             break
