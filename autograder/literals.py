@@ -59,6 +59,7 @@ class _Seq:
 
 
 def _flat(doc: Any) -> str:
+    """One-line text of a layout document."""
     if isinstance(doc, str):
         return doc
     inner = doc.sep.join(_flat(i) for i in doc.items)
@@ -66,6 +67,7 @@ def _flat(doc: Any) -> str:
 
 
 def _last_line(text: str) -> int:
+    """Length of the last line of ``text``."""
     return len(text) - text.rfind("\n") - 1 if "\n" in text else len(text)
 
 
@@ -109,6 +111,7 @@ def _render(doc: Any, indent: int, col: int, width: int, reserve: int = 0) -> st
 # --- numbers ---------------------------------------------------------------------------------------
 
 def _special_float(x: float) -> str | None:
+    """``math.nan`` / ``math.inf`` / ``-math.inf`` for non-finite floats, else ``None``."""
     if math.isnan(x):
         return "math.nan"
     if math.isinf(x):
@@ -133,6 +136,7 @@ def _float_text(x: float, dtype: torch.dtype = torch.float64) -> str:
 
 
 def _scalar_doc(x: Any, dtype: torch.dtype) -> str:
+    """One tensor or array element as text."""
     if isinstance(x, bool):
         return repr(x)
     if isinstance(x, int):
@@ -143,6 +147,7 @@ def _scalar_doc(x: Any, dtype: torch.dtype) -> str:
 
 
 def _nested(values: Any, dtype: torch.dtype) -> Any:
+    """Nested lists of elements (from ``tolist()``) as a layout document."""
     if isinstance(values, list):
         items = [_nested(v, dtype) for v in values]
         return _Seq("[", items, "]", fill=all(isinstance(i, str) for i in items))
@@ -152,6 +157,7 @@ def _nested(values: Any, dtype: torch.dtype) -> Any:
 # --- tensors and arrays ----------------------------------------------------------------------------
 
 def _tensor_doc(t: torch.Tensor) -> Any:
+    """A CPU tensor, with ``requires_grad`` and ``.grad``."""
     if t.device.type != "cpu":
         raise LiteralError(f"cannot write a tensor on {t.device}; move case values to the CPU")
     if t.is_complex() or t.is_quantized or t.is_sparse:
@@ -171,12 +177,14 @@ def _tensor_doc(t: torch.Tensor) -> Any:
 
 
 def _np_dtype(dtype: np.dtype) -> str:
+    """A numpy dtype as ``np.<name>`` (booleans, integers and floats only)."""
     if dtype.kind not in "biuf":
         raise LiteralError(f"cannot write a numpy array of dtype {dtype}")
     return f"np.{dtype.name}"
 
 
 def _array_doc(a: np.ndarray) -> Any:
+    """A numpy array as ``np.array([...], dtype=...)``."""
     dtype = _np_dtype(a.dtype)
     if a.size == 0 and a.ndim > 1:
         return _Seq("np.empty(", [repr(tuple(a.shape)), f"dtype={dtype}"], ")", hug=True)
@@ -185,6 +193,7 @@ def _array_doc(a: np.ndarray) -> Any:
 
 
 def _np_scalar_doc(x: np.generic) -> str:
+    """A numpy scalar as ``np.<dtype>(value)``."""
     dtype = _np_dtype(x.dtype)
     item = x.item()
     if isinstance(item, float):
@@ -211,6 +220,7 @@ def _pd_dtype(dtype: Any) -> Any:
 
 
 def _pd_value(x: Any, where: str) -> Any:
+    """One value of a pandas Series or Index (``pd.NA``, numpy scalars as Python ones)."""
     if x is pd.NA:
         return "pd.NA"
     if isinstance(x, np.generic):
@@ -219,6 +229,7 @@ def _pd_value(x: Any, where: str) -> Any:
 
 
 def _index_doc(index: pd.Index) -> Any:
+    """A pandas index as ``pd.RangeIndex(...)`` or ``pd.Index([...], dtype=...)``."""
     if isinstance(index, pd.RangeIndex):
         items = [repr(index.start), repr(index.stop), repr(index.step)]
         if index.name is not None:
@@ -234,10 +245,12 @@ def _index_doc(index: pd.Index) -> Any:
 
 
 def _default_index(index: pd.Index) -> bool:
+    """Whether an index is the default ``RangeIndex(n)`` without a name."""
     return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None
 
 
 def _series_doc(s: pd.Series, with_index: bool = True, with_name: bool = True) -> Any:
+    """A Series as ``pd.Series([...], dtype=..., index=..., name=...)``."""
     values = _Seq("[", [_pd_value(v, "a Series") for v in s.tolist()], "]", fill=True)
     items: list[Any] = [values, _Seq("dtype=", [_pd_dtype(s.dtype)], "", hug=True)]
     if with_index and not _default_index(s.index):
@@ -248,6 +261,7 @@ def _series_doc(s: pd.Series, with_index: bool = True, with_name: bool = True) -
 
 
 def _frame_doc(df: pd.DataFrame) -> Any:
+    """A DataFrame as a dict of typed Series, with ``.set_axis(...)`` for a non-default index."""
     if not df.columns.is_unique:
         raise LiteralError(f"cannot write a DataFrame with repeated column names {list(df.columns)}")
     if isinstance(df.columns, pd.MultiIndex) or df.columns.name is not None:
@@ -265,6 +279,7 @@ def _frame_doc(df: pd.DataFrame) -> Any:
 # --- everything ------------------------------------------------------------------------------------
 
 def _doc(value: Any, where: str = "a case") -> Any:
+    """Any supported value as a layout document; a clear error for the rest."""
     if value is None or isinstance(value, (bool, str, bytes)):
         return repr(value)
     if value is pd.NA:

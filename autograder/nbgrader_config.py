@@ -76,6 +76,8 @@ def write_config(course_dir: Path, exchange_root: str | Path | None = None) -> P
     path = course_dir / CONFIG_FILE
     if exchange_root is None:
         exchange_root = current_exchange_root(course_dir) or DEFAULT_EXCHANGE_ROOT
+    else:
+        exchange_root = Path(exchange_root).expanduser().resolve()
     course_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(config_text(course_dir, exchange_root))
     return path
