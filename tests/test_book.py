@@ -390,17 +390,21 @@ def _solution_lines(ex: chapters.Exercise) -> list[str]:
     return [lines[i].strip() for first, last, _ in chapters.solution_regions(source) for i in range(first, last + 1)]
 
 
-def _authored_lines() -> set[str]:
-    """Every stripped line of the book's own sources: what the chapters show on purpose."""
-    return {line.strip() for d in DOCNAMES if (PROJECT_ROOT / f"{d}.md").is_file()
-            for line in (PROJECT_ROOT / f"{d}.md").read_text(encoding="utf-8").splitlines()}
+def _public_text() -> str:
+    """What the book shows on purpose: its sources as written (task statements included), the same
+    without Markdown's backticks (as a page renders them), and every exercise's stub (docstrings)."""
+    sources = "\n".join((PROJECT_ROOT / f"{d}.md").read_text(encoding="utf-8")
+                        for d in DOCNAMES if (PROJECT_ROOT / f"{d}.md").is_file())
+    stubs = "\n".join(chapters.stub(ex.reference_source()) for doc in CHAPTER_DOCS
+                      for ex in chapters.load_exercises(PROJECT_ROOT / f"{doc}.md"))
+    return "\n".join([sources, sources.replace("`", ""), stubs, stubs.replace("`", "")])
 
 
 def _leak_probes() -> dict[str, list[str]]:
-    """Per exercise, its solution lines that are distinctive and that no chapter shows itself."""
-    authored = _authored_lines()
+    """Per exercise, its solution lines that are distinctive and that the book does not show on purpose."""
+    public = _public_text()
     return {ex.id: [line for line in _solution_lines(ex)
-                    if len(re.sub(r"\s", "", line)) >= MIN_LEAK_CHARS and line not in authored]
+                    if len(re.sub(r"\s", "", line)) >= MIN_LEAK_CHARS and line not in public]
             for doc in CHAPTER_DOCS for ex in chapters.load_exercises(PROJECT_ROOT / f"{doc}.md")}
 
 
