@@ -206,3 +206,28 @@ def test_score_equals_nbgrader_autograde(template: Path, honest: dict, tmp_path:
         total = gb.find_submission(ASSIGNMENT, "bob").score
     assert total == ours["score"] == POINTS["calc_preds"] + POINTS["accuracy"], (ours, proc.stderr[-2000:])
     assert theirs == {f"check_{e['id']}": e["score"] for e in ours["exercises"]}
+
+
+def test_every_chapter_source_full_marks_release_zero(tmp_path: Path) -> None:
+    """Each chapter's assignment, every check kind (return, inplace, seeded, module, pandas): the source
+    notebook scores every point, the untouched release none, with 'not done yet' everywhere."""
+    course = tmp_path / "course"
+    proc = run_cli("assign", "--course-dir", str(course))
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in (course / "source").iterdir())
+    for name in names:
+        for student, step in (("reference", "source"), ("untouched", "release")):
+            folder = course / "submitted" / student / name
+            folder.mkdir(parents=True)
+            shutil.copy(course / step / name / f"{name}.ipynb", folder)
+    proc = run_cli("grade-all", "--course-dir", str(course), "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    for name in names:
+        for student in ("reference", "untouched"):
+            result = json.loads((course / "autograded" / student / name / "result.json").read_text())
+            assert result["max_score"] > 0
+            if student == "reference":
+                assert result["score"] == result["max_score"], result
+            else:
+                assert result["score"] == 0 and all(e["message"].startswith("not done yet")
+                                                    for e in result["exercises"]), result
