@@ -172,8 +172,11 @@ def test_untouched_release_scores_zero_without_error(course: Path, tmp_path: Pat
 
 
 def test_partly_solved_scores_exactly_the_solved_exercises(course: Path, tmp_path: Path, capsys) -> None:
-    """Two exercises solved, one untouched, one cell deleted: exactly the solved exercises' points."""
-    nb = submission(course, solved=("calc_preds", "update_coeffs"), delete=("mae_loss",))
+    """Two exercises solved, one untouched, one cell deleted: exactly the solved exercises' points.
+
+    The locked setup cell is deleted too: the grader restores it from the source notebook.
+    """
+    nb = submission(course, solved=("calc_preds", "update_coeffs"), delete=("mae_loss", "setup_code"))
     result = grade_json(write(nb, tmp_path), course, capsys)
     assert scores(result) == {"calc_preds": POINTS["calc_preds"], "mae_loss": 0,
                               "update_coeffs": POINTS["update_coeffs"], "accuracy": 0}
@@ -182,8 +185,13 @@ def test_partly_solved_scores_exactly_the_solved_exercises(course: Path, tmp_pat
 
 
 def test_differently_written_solutions_get_full_marks(course: Path, tmp_path: Path, capsys) -> None:
-    """Loops instead of vectorised code, ``X @ w`` instead of ``(X * w).sum(1)``, a helper in an added cell."""
-    nb = submission(course, answers=ALTERNATIVE, added={"accuracy": ADDED_HELPER})
+    """Loops instead of vectorised code, ``X @ w`` instead of ``(X * w).sum(1)``, a helper in an added cell.
+
+    The locked cells were edited as well: the setup is restored from the source, check cells never run.
+    """
+    tampered = {"setup_code": "raise RuntimeError('edited setup')",
+                "check_calc_preds": "raise RuntimeError('edited check')"}
+    nb = submission(course, answers={**ALTERNATIVE, **tampered}, added={"accuracy": ADDED_HELPER})
     result = grade_json(write(nb, tmp_path), course, capsys)
     assert result["score"] == result["max_score"], messages(result)
 
