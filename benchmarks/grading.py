@@ -1,0 +1,182 @@
+"""Benchmark: grading a class of chapter 2 submissions, ours against nbgrader's and the bare floor.
+
+Run: ``python benchmarks/grading.py [--submissions 40] [--workers N] [--keep DIR]``.
+
+It generates chapter 2's assignment (``python -m autograder assign``) in a temporary course folder,
+derives a batch of submissions of mixed quality from its source and release notebooks (full, empty,
+partial, broken: a quarter each), then times, on copies of that course so that no run sees another's
+results:
+
+1. ``nbgrader autograde`` (sequential; nbgrader's own grading of the same notebooks);
+2. ``python -m autograder grade-all --workers 1`` (sandboxed if bubblewrap is installed);
+3. ``python -m autograder grade-all --workers <all cores>``;
+4. bare ``nbclient`` execution of the submitted notebooks, one after the other (the floor: a kernel
+   per notebook and its cells, no grading at all).
+
+It prints the measured seconds (total and per submission) and the ratios the course aims at:
+all cores against nbgrader (target >= 1.7x faster on 2 cores), one worker against the floor (target
+within 1.3x). Nothing is assumed: every figure printed is measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "ch2_gradient_descent"
+KINDS = ("full", "empty", "partial", "broken")
+TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
+#: A wrong line that breaks an answer in a "broken" submission, by what goes wrong.
+BREAKAGES = ("def oops(:\n    pass\n",                 # a syntax error in the answer cell
+             "raise ValueError('half-finished')\n",      # an exception at the top of the cell
+             "import time\ntime.sleep(0.5)\nx = undefined_name\n")  # a NameError after a pause
+SEED = 2026
+
+
+def _env() -> dict[str, str]:
+    """The environment of every command: the project importable, this Python's tools on PATH."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
+    return env
+
+
+def _run(cmd: list[str], cwd: Path) -> None:
+    proc = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark: {' '.join(cmd[:4])} ... failed:\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}")
+
+
+def _grade_id(cell: nbformat.NotebookNode) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def make_batch(course: Path, n: int) -> dict[str, str]:
+    """Write ``n`` submissions into ``course/submitted``; return each student's kind of submission."""
+    source = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    release_path = course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    answers = {_grade_id(c): c.source for c in source.cells
+               if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    ids = sorted(answers)
+    rng = random.Random(SEED)
+    kinds = {}
+    for i in range(n):
+        student, kind = f"student{i:02d}", KINDS[i % len(KINDS)]
+        nb = nbformat.read(release_path, as_version=4)
+        if kind == "full":
+            chosen = set(ids)
+        elif kind == "partial":
+            chosen = set(rng.sample(ids, rng.randint(1, len(ids) - 1)))
+        elif kind == "broken":
+            chosen = set(ids)
+        else:
+            chosen = set()
+        broken = rng.choice(ids) if kind == "broken" else None
+        for cell in nb.cells:
+            gid = _grade_id(cell)
+            if gid in chosen:
+                cell.source = answers[gid]
+            if gid == broken:
+                cell.source = rng.choice(BREAKAGES) + cell.source
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{ASSIGNMENT}.ipynb")
+        (folder / "timestamp.txt").write_text(TIMESTAMP)
+        kinds[student] = kind
+    return kinds
+
+
+def copy_course(template: Path, dest: Path) -> Path:
+    """A copy of the course whose nbgrader config points at the copy."""
+    from autograder.nbgrader_config import write_config
+
+    shutil.copytree(template, dest)
+    write_config(dest)
+    return dest
+
+
+def time_nbgrader(course: Path) -> float:
+    """``nbgrader autograde`` on every submission (it grades one after the other)."""
+    started = time.perf_counter()
+    _run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT], cwd=course)
+    return time.perf_counter() - started
+
+
+def time_ours(course: Path, workers: int) -> float:
+    """``python -m autograder grade-all`` with ``workers`` jobs."""
+    started = time.perf_counter()
+    _run([sys.executable, "-m", "autograder", "grade-all", "--course-dir", str(course), "--workers", str(workers),
+          "--csv", str(course / "benchmark-grades.csv")], cwd=PROJECT_ROOT)
+    return time.perf_counter() - started
+
+
+def time_nbclient(course: Path) -> float:
+    """Execute each submitted notebook as it is with nbclient, one after the other: the floor."""
+    from nbclient import NotebookClient
+
+    notebooks = sorted((course / "submitted").glob(f"*/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"))
+    started = time.perf_counter()
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the batch, time the four ways of running it, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="'all cores' (default: all)")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the course folders here")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(PROJECT_ROOT))
+    from autograder.sandbox import bwrap_path
+
+    if bwrap_path() is None:
+        raise SystemExit("benchmark: bubblewrap is not installed; the grader would refuse to grade")
+    root = Path(tempfile.mkdtemp(prefix="grading-benchmark-")) if args.keep is None else args.keep
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        template = root / "template"
+        _run([sys.executable, "-m", "autograder", "assign", ASSIGNMENT, "--course-dir", str(template)], PROJECT_ROOT)
+        kinds = make_batch(template, args.submissions)
+        n = len(kinds)
+        counts = {k: sum(v == k for v in kinds.values()) for k in KINDS}
+        print(f"batch: {n} submissions of {ASSIGNMENT} ({', '.join(f'{v} {k}' for k, v in counts.items())}); "
+              f"{os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.2f}")
+        runs: list[tuple[str, Callable[[], float]]] = [
+            ("nbclient floor (sequential)", lambda: time_nbclient(copy_course(template, root / "floor"))),
+            ("nbgrader autograde (sequential)", lambda: time_nbgrader(copy_course(template, root / "nbgrader"))),
+            ("ours, grade-all --workers 1", lambda: time_ours(copy_course(template, root / "ours1"), 1)),
+            (f"ours, grade-all --workers {args.workers}",
+             lambda: time_ours(copy_course(template, root / "oursN"), args.workers)),
+        ]
+        seconds = {}
+        for label, run in runs:
+            seconds[label] = run()
+            print(f"{label:36s} {seconds[label]:8.1f} s total  {seconds[label] / n:6.2f} s/submission  "
+                  f"(load average {os.getloadavg()[0]:.2f})", flush=True)
+        floor, nbg, one, many = (seconds[label] for label, _ in runs)
+        print(f"all cores vs nbgrader: {nbg / many:.2f}x faster (target >= 1.7x on 2 cores)")
+        print(f"one worker vs the nbclient floor: {one / floor:.2f}x the floor's time (target <= 1.3x)")
+        print(f"one worker vs nbgrader: {nbg / one:.2f}x faster")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
