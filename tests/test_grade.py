@@ -413,6 +413,13 @@ def test_not_a_notebook_is_refused(course: Path, tmp_path: Path, capsys, content
     assert expected in err and str(path) in err
 
 
+def test_notebook_of_no_assignment_is_refused(course: Path, tmp_path: Path, capsys) -> None:
+    """A valid notebook with no assignment metadata and no exercise cells: exit 2, how to say which."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    err = _error(capsys, "grade", str(write(nb, tmp_path)), "--course-dir", str(course))
+    assert "cannot tell which assignment" in err and "--assignment" in err and ASSIGNMENT in err
+
+
 def test_too_big_a_notebook_is_refused(course: Path, tmp_path: Path, capsys) -> None:
     """A notebook over the size limit is refused before it is even parsed."""
     path = tmp_path / "huge.ipynb"
