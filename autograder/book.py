@@ -27,13 +27,17 @@ executed notebooks, doctrees) and copied to ``_build/html-no-solutions``, so tha
 other variant can end up in it.
 
 Files in the expanded copy are written only when their content changed, and the site is mirrored to
-its output the same way, so a rebuild with nothing changed reads, executes and writes nothing.
+its output the same way, so a rebuild with nothing changed reads, executes and writes nothing. After
+Sphinx, each chapter's executed notebook (``jupyter_execute/`` and the page's .ipynb download) is
+rewritten with its outputs from the cache: MyST-NB 1.4 writes it without outputs on a cache hit.
+Builds in one build folder take turns (a file lock), since they share the execution cache.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import fcntl
 import os
 import re
 import subprocess
@@ -73,6 +77,8 @@ BUILT_STAMP = ".book-built"
 #: What the site is made from, relative to the project root: a site older than any of these is stale.
 SOURCE_GLOBS: tuple[str, ...] = (CONFIG_NAME, TOC_NAME, "*.md", "chapters/**/*", "solutions/**/*.py",
                                  "autograder/**/*.py")
+#: A build holds this lock (in the build folder) so that two builds never write the same files at once.
+LOCK_NAME = ".book.lock"
 #: The format of the expanded chapters (the chapters' own).
 MYST_FORMAT = "md:myst"
 
@@ -196,9 +202,14 @@ def expand_notebook(nb: nbformat.NotebookNode, chapter: str, with_solutions: boo
     return out
 
 
-def _to_myst(nb: nbformat.NotebookNode, where: str) -> str:
-    """The notebook as MyST Markdown text, checked to read back with the same cells."""
+def _to_myst(nb: nbformat.NotebookNode, where: str, verified: bytes | None = None) -> str:
+    """The notebook as MyST Markdown text, checked to read back with the same cells.
+
+    ``verified`` is text that passed this check before (the file already written): no need to redo it.
+    """
     text = jupytext.writes(nb, fmt=MYST_FORMAT)
+    if verified is not None and text.encode("utf-8") == verified:
+        return text
     back = jupytext.reads(text, fmt=MYST_FORMAT)
     got = [(c.cell_type, c.source.strip()) for c in back.cells]
     want = [(c.cell_type, c.source.strip()) for c in nb.cells]
@@ -225,13 +236,18 @@ def toc_docnames(toc: Path) -> list[str]:
 def is_notebook(path: Path) -> bool:
     """Whether a Markdown file is a MyST notebook (front matter with a kernelspec), not plain text."""
     text = path.read_text(encoding="utf-8")
-    if not text.startswith("---"):
+    m = re.match(r"---\n(.*?)\n---\n", text, flags=re.S)
+    if not m:
         return False
-    return "kernelspec" in jupytext.reads(text, fmt=MYST_FORMAT).metadata
+    header = yaml.safe_load(m.group(1))
+    return isinstance(header, dict) and "kernelspec" in header
 
 
-def book_sources(root: Path, with_solutions: bool) -> dict[str, bytes]:
-    """The expanded book: relative path -> content, for the config, the toc and every toc document."""
+def book_sources(root: Path, with_solutions: bool, previous: Path | None = None) -> dict[str, bytes]:
+    """The expanded book: relative path -> content, for the config, the toc and every toc document.
+
+    ``previous`` is the folder of the last expansion, whose chapters need no second round-trip check.
+    """
     files = {}
     for name in (CONFIG_NAME, TOC_NAME):
         if not (root / name).is_file():
@@ -249,7 +265,8 @@ def book_sources(root: Path, with_solutions: bool) -> dict[str, bytes]:
             nb = expand_notebook(chapters.read_chapter(path), path.stem, with_solutions)
         except chapters.ChapterError as err:
             raise CourseError(str(err)) from err
-        files[rel] = _to_myst(nb, rel).encode("utf-8")
+        old = previous / rel if previous else None
+        files[rel] = _to_myst(nb, rel, old.read_bytes() if old and old.is_file() else None).encode("utf-8")
     return files
 
 
@@ -368,6 +385,18 @@ def write_executed_notebooks(site: Site, cache: Path) -> list[str]:
     return changed
 
 
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a file for the block (another build waits for this one)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def build_book(
     with_solutions: bool = True,
     output: Path | None = None,
@@ -379,10 +408,16 @@ def build_book(
 
     ``cache`` is the execution cache (default: ``execute.cache`` of ``_config.yml``).
     """
+    with _exclusive(build_dir / LOCK_NAME):
+        return _build_book(with_solutions, output, root, build_dir, cache)
+
+
+def _build_book(with_solutions: bool, output: Path | None, root: Path, build_dir: Path, cache: Path | None) -> int:
+    """:func:`build_book` under the build folder's lock."""
     start, started_at = time.perf_counter(), time.time()
     site = site_for(with_solutions, build_dir)
     output = (output or default_output(with_solutions, build_dir)).resolve()
-    changed = sync_tree(book_sources(root, with_solutions), site.src)
+    changed = sync_tree(book_sources(root, with_solutions, previous=site.src), site.src)
     variant = "with solutions" if with_solutions else "without solutions"
     print(f"book: expanded sources {variant} in {site.src} "
           f"({', '.join(changed) if changed else 'nothing changed'})", flush=True)
