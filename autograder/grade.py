@@ -50,6 +50,7 @@ from autograder.assign import CHECK_PREFIX, METADATA_KEY, TASK_PREFIX
 from autograder.assign import known_assignments as chapter_assignments
 from autograder.chapters import load_exercises
 from autograder.cli import CourseError
+from autograder.runtime import Difference
 
 #: Largest notebook the grader reads; bigger ones are almost always full of outputs.
 MAX_NOTEBOOK_BYTES: int = 20 * 1024 * 1024
@@ -502,20 +503,13 @@ def exception_name(error: str) -> str | None:
     return m.group(1).rsplit(".", 1)[-1] if m else None
 
 
-_DIFFERENCE_KINDS: tuple[tuple[str, str], ...] = (
-    (r"\.grad\b", "wrong .grad"),
-    (r"require gradients", "wrong requires_grad"),
-    (r"has dtype", "wrong dtype"),
-    (r"has shape", "wrong shape"),
-    (r"has \d+ (items|rows)", "wrong length"),
-    (r"has columns", "wrong columns"),
-    (r"should be a", "wrong type"),
-)
-
-
 def difference_kind(reason: str) -> str:
-    """What kind of difference a comparison found, without any of its values."""
-    kind = next((label for pattern, label in _DIFFERENCE_KINDS if re.search(pattern, reason)), "wrong values")
+    """What kind of difference a comparison found, without any of its values.
+
+    ``runtime.compare`` returns a :class:`~autograder.runtime.Difference`, which carries its kind;
+    anything else (which should not happen) is reported as wrong values.
+    """
+    kind = reason.redacted() if isinstance(reason, Difference) else "wrong values"
     m = re.search(r"argument (\d+) after the call", reason)
     if m:
         kind += f" (argument {m.group(1)} after the call)"

@@ -35,6 +35,25 @@ DEFAULT_RTOL = 1e-4
 DEFAULT_ATOL = 1e-5
 
 
+class Difference(str):
+    """Why a comparison failed: the message (a ``str``) plus ``kind``, the category without any values.
+
+    Kinds: ``type``, ``shape``, ``dtype``, ``requires_grad``, ``values``, ``length``, ``columns``,
+    ``grad``. A hidden check reports only the kind, so it never reveals a hidden input or output.
+    """
+
+    kind: str
+
+    def __new__(cls, kind, message):
+        obj = super().__new__(cls, message)
+        obj.kind = kind
+        return obj
+
+    def redacted(self):
+        """The difference without values: safe to show for a hidden check."""
+        return "wrong .grad" if self.kind == "grad" else f"wrong {self.kind}"
+
+
 class CheckFailed(AssertionError):
     """A check found a difference; the message says what differed, in terms a student can act on."""
 
@@ -93,38 +112,38 @@ def compare(expected, actual, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, where="the r
     """Return ``None`` if ``actual`` matches ``expected`` within tolerance, else a one-line reason."""
     if isinstance(expected, torch.Tensor):
         if not isinstance(actual, torch.Tensor):
-            return f"{where} should be a torch.Tensor, got {type(actual).__name__}"
+            return Difference("type", f"{where} should be a torch.Tensor, got {type(actual).__name__}")
         if _shape(actual) != _shape(expected):
-            return f"{where} has shape {_shape(actual)}, expected {_shape(expected)}"
+            return Difference("shape", f"{where} has shape {_shape(actual)}, expected {_shape(expected)}")
         if actual.dtype != expected.dtype:
-            return f"{where} has dtype {actual.dtype}, expected {expected.dtype}"
+            return Difference("dtype", f"{where} has dtype {actual.dtype}, expected {expected.dtype}")
         if actual.requires_grad != expected.requires_grad:
             want = "should" if expected.requires_grad else "should not"
-            return f"{where} {want} require gradients (requires_grad={expected.requires_grad})"
+            return Difference("requires_grad", f"{where} {want} require gradients (requires_grad={expected.requires_grad})")
         a, e = actual.detach().cpu(), expected.detach().cpu()
         if e.dtype == torch.bool or not (e.is_floating_point() or e.is_complex()):
             if not torch.equal(a, e):
                 n = int((a != e).sum())
-                return f"{where} differs from the expected values in {n} of {e.numel()} entries"
+                return Difference("values", f"{where} differs from the expected values in {n} of {e.numel()} entries")
             return None
         close = torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
         if not bool(close.all()):
             n = int((~close).sum())
             idx = tuple(int(i) for i in (~close).nonzero()[0])
-            return (f"{where} differs from the expected values in {n} of {e.numel()} entries "
+            return Difference("values", f"{where} differs from the expected values in {n} of {e.numel()} entries "
                     f"(first at index {idx}: got {a[idx].item():.6g}, expected {e[idx].item():.6g})")
         return None
     if isinstance(expected, np.ndarray):
         if not isinstance(actual, np.ndarray):
-            return f"{where} should be a numpy array, got {type(actual).__name__}"
+            return Difference("type", f"{where} should be a numpy array, got {type(actual).__name__}")
         return compare(torch.from_numpy(expected), torch.from_numpy(np.asarray(actual)), rtol, atol, where)
     if isinstance(expected, pd.DataFrame):
         if not isinstance(actual, pd.DataFrame):
-            return f"{where} should be a pandas DataFrame, got {type(actual).__name__}"
+            return Difference("type", f"{where} should be a pandas DataFrame, got {type(actual).__name__}")
         if list(actual.columns) != list(expected.columns):
-            return f"{where} has columns {list(actual.columns)}, expected {list(expected.columns)}"
+            return Difference("columns", f"{where} has columns {list(actual.columns)}, expected {list(expected.columns)}")
         if actual.shape != expected.shape:
-            return f"{where} has shape {actual.shape}, expected {expected.shape}"
+            return Difference("shape", f"{where} has shape {actual.shape}, expected {expected.shape}")
         for col in expected.columns:
             reason = _compare_series(expected[col], actual[col], rtol, atol, f"column {col!r} of {where}")
             if reason:
@@ -132,13 +151,13 @@ def compare(expected, actual, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, where="the r
         return None
     if isinstance(expected, pd.Series):
         if not isinstance(actual, pd.Series):
-            return f"{where} should be a pandas Series, got {type(actual).__name__}"
+            return Difference("type", f"{where} should be a pandas Series, got {type(actual).__name__}")
         return _compare_series(expected, actual, rtol, atol, where)
     if isinstance(expected, (tuple, list)):
         if not isinstance(actual, (tuple, list)):
-            return f"{where} should be a {type(expected).__name__} of {len(expected)}, got {type(actual).__name__}"
+            return Difference("type", f"{where} should be a {type(expected).__name__} of {len(expected)}, got {type(actual).__name__}")
         if len(actual) != len(expected):
-            return f"{where} has {len(actual)} items, expected {len(expected)}"
+            return Difference("length", f"{where} has {len(actual)} items, expected {len(expected)}")
         for i, (e, a) in enumerate(zip(expected, actual)):
             reason = compare(e, a, rtol, atol, f"item {i} of {where}")
             if reason:
@@ -146,19 +165,19 @@ def compare(expected, actual, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, where="the r
         return None
     if isinstance(expected, torch.device):
         if not isinstance(actual, torch.device) or actual != expected:
-            return f"{where} is {actual!r}, expected {expected!r}"
+            return Difference("values", f"{where} is {actual!r}, expected {expected!r}")
         return None
     if isinstance(expected, bool) or expected is None or isinstance(expected, str):
         if actual != expected or type(actual) is not type(expected):
-            return f"{where} is {actual!r}, expected {expected!r}"
+            return Difference("values", f"{where} is {actual!r}, expected {expected!r}")
         return None
     if isinstance(expected, (int, float)):
         if isinstance(actual, torch.Tensor) and actual.numel() == 1:
             actual = actual.item()
         if not isinstance(actual, (int, float, np.number)) or isinstance(actual, bool):
-            return f"{where} should be a number, got {type(actual).__name__}"
+            return Difference("type", f"{where} should be a number, got {type(actual).__name__}")
         if not math.isclose(float(actual), float(expected), rel_tol=rtol, abs_tol=atol):
-            return f"{where} is {float(actual):.6g}, expected {float(expected):.6g}"
+            return Difference("values", f"{where} is {float(actual):.6g}, expected {float(expected):.6g}")
         return None
     raise TypeError(f"cannot compare values of type {type(expected).__name__}")
 
@@ -166,7 +185,7 @@ def compare(expected, actual, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, where="the r
 def _compare_series(expected, actual, rtol, atol, where):
     """Compare two pandas Series by value (numbers within tolerance, the rest exactly, NaN = NaN)."""
     if len(actual) != len(expected):
-        return f"{where} has {len(actual)} rows, expected {len(expected)}"
+        return Difference("length", f"{where} has {len(actual)} rows, expected {len(expected)}")
     e_num = pd.api.types.is_numeric_dtype(expected) or pd.api.types.is_bool_dtype(expected)
     a_num = pd.api.types.is_numeric_dtype(actual) or pd.api.types.is_bool_dtype(actual)
     if e_num and a_num:
@@ -175,13 +194,13 @@ def _compare_series(expected, actual, rtol, atol, where):
         close = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
         if not close.all():
             i = int(np.flatnonzero(~close)[0])
-            return f"{where} differs in {int((~close).sum())} rows (first at row {i}: got {a[i]!r}, expected {e[i]!r})"
+            return Difference("values", f"{where} differs in {int((~close).sum())} rows (first at row {i}: got {a[i]!r}, expected {e[i]!r})")
         return None
     e_list, a_list = list(expected), list(actual)
     for i, (ev, av) in enumerate(zip(e_list, a_list)):
         both_missing = pd.isna(ev) and pd.isna(av) if not isinstance(ev, (list, tuple)) else False
         if not both_missing and ev != av:
-            return f"{where} differs at row {i}: got {av!r}, expected {ev!r}"
+            return Difference("values", f"{where} differs at row {i}: got {av!r}, expected {ev!r}")
     return None
 
 
@@ -195,9 +214,9 @@ def _compare_state(expected, actual, rtol, atol, where):
         if reason:
             return reason
         if grad is None:
-            return None if actual[1] is None else f"the .grad of {where} should be None"
+            return None if actual[1] is None else Difference("grad", f"the .grad of {where} should be None")
         if actual[1] is None:
-            return f"the .grad of {where} is None, expected a tensor (was it set to None instead of zeroed?)"
+            return Difference("grad", f"the .grad of {where} is None, expected a tensor (was it set to None instead of zeroed?)")
         return compare(grad, actual[1], rtol, atol, f"the .grad of {where}")
     for j, (e, a) in enumerate(zip(expected, actual)):
         reason = _compare_state(e, a, rtol, atol, f"item {j} of {where}")
@@ -223,8 +242,10 @@ def compare_observed(expected, actual, kind=RETURN, rtol=DEFAULT_RTOL, atol=DEFA
 def run_cases(name, fn, cases, kind=RETURN, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, label="check"):
     """Run every ``(args, expected)`` case; raise :class:`CheckFailed` at the first difference.
 
-    Prints one line when all pass, so that a notebook shows what was checked.
+    Prints one line when all pass, so that a notebook shows what was checked. When ``label`` starts
+    with "hidden", a failure names only the kind of difference (and of exception), never a value.
     """
+    hidden = label.startswith("hidden")
     for i, (args, expected) in enumerate(cases, start=1):
         try:
             actual = observe(fn, args, kind)
@@ -233,8 +254,10 @@ def run_cases(name, fn, cases, kind=RETURN, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL
         except CheckFailed:
             raise
         except Exception as err:  # the student's code failed: say how, without our frames
-            raise CheckFailed(f"{name}, {label} {i} of {len(cases)}: raised {type(err).__name__}: {err}") from None
+            detail = type(err).__name__ if hidden else f"{type(err).__name__}: {err}"
+            raise CheckFailed(f"{name}, {label} {i} of {len(cases)}: raised {detail}") from None
         reason = compare_observed(expected, actual, kind, rtol, atol)
         if reason:
-            raise CheckFailed(f"{name}, {label} {i} of {len(cases)}: {reason}")
+            shown = reason.redacted() if hidden and isinstance(reason, Difference) else reason
+            raise CheckFailed(f"{name}, {label} {i} of {len(cases)}: {shown}")
     print(f"\u2713 {name}: {len(cases)} {label}{'s' if len(cases) != 1 else ''} passed")
