@@ -1,15 +1,18 @@
 """The program that runs inside the sandbox: execute a submission's cells, observe its functions.
 
 Started by :mod:`autograder.sandbox` as ``python -I _runner.py RESULT_FD`` in a fresh process,
-next to copies of (or read-only binds to) ``runtime.py`` and ``wire.py``; it must not import the
-rest of the project, which the sandbox does not contain. It reads one JSON job from stdin:
+next to read-only binds of (or beside) ``runtime.py`` and ``wire.py``; it must not import the rest
+of the project, which the sandbox does not contain. It reads its job from stdin in two parts, one
+JSON object each:
 
-    {"cells": [code, ...], "calls": [[id, kind, [encoded args, ...]], ...],
-     "skip_cells": {index: reason}, "skip_cases": [[id, k], ...],
-     "cell_timeout": seconds, "rlimits": {name: value}}
+    {"cells": [code, ...], "skip_cells": {index: reason}, "cell_timeout": seconds,
+     "rlimits": {name: value}, "max_message_bytes": n, "too_big": message}      (then a newline)
+    {"calls": [[id, kind, [encoded args, ...]], ...], "skip_cases": [[id, k], ...]}  (then EOF)
 
-then writes one JSON message a line to ``RESULT_FD`` (never stdout, which is the student's):
-``ready``, ``cell`` (a cell starts), ``cell_error``, ``case`` (a case starts), ``result``, ``done``.
+The grader sends the second part only after this program reports that the cells have run, so the
+cases' arguments are not in the process while the student's cells run. It writes one JSON message
+a line to ``RESULT_FD`` (never stdout, which is the student's): ``ready``, ``cell`` (a cell
+starts), ``cell_error``, ``cells_done``, ``case`` (a case starts), ``result``, ``done``.
 Everything here runs in the student's process, so the grader trusts none of it: the most a student
 can do is choose the outputs reported for their own functions. The comparison happens outside.
 """
@@ -58,12 +61,26 @@ def describe(err: BaseException) -> str:
     return (f"{name}: {text}" if text else name)[:MAX_ERROR_CHARS]
 
 
+def _read_job(fd: int, until_eof: bool) -> dict:
+    """One JSON part of the job from ``fd``: up to a newline (nothing is read past it), or to the end."""
+    chunks: list[bytes] = []
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        if not until_eof and chunk.endswith(b"\n"):
+            break
+    return json.loads(b"".join(chunks))
+
+
 def main() -> None:
     out_fd = int(sys.argv[1])
-    job = json.loads(sys.stdin.buffer.read())
+    job_fd = os.dup(0)  # the job channel, kept off stdin: the student's input() sees an empty stdin
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
+    job = _read_job(job_fd, until_eof=False)  # the cells; the calls come only once the cells have run
 
     main_pid = os.getpid()
     max_message = int(job["max_message_bytes"])
@@ -89,9 +106,7 @@ def main() -> None:
     config.HistoryManager.enabled = False
     config.InteractiveShell.colors = "NoColor"
     shell = InteractiveShell.instance(config=config)
-    calls = [(ex_id, kind, [wire.decode(a) for a in args]) for ex_id, kind, args in job["calls"]]
     skip_cells = {int(i) for i in job.get("skip_cells", {})}
-    skip_cases = {(ex_id, k) for ex_id, k in job.get("skip_cases", [])}
     timeout = _limit[0] = float(job["cell_timeout"])
     signal.signal(signal.SIGALRM, _on_alarm)
     send({"t": "ready"})
@@ -111,6 +126,13 @@ def main() -> None:
         if err is not None:
             send({"t": "cell_error", "i": i, "error": describe(err)})
 
+    # Only now do the cases' arguments (hidden ones included) enter this process: no cell could read
+    # them from memory and report them in an error message.
+    send({"t": "cells_done"})
+    second = _read_job(job_fd, until_eof=True)
+    os.close(job_fd)
+    calls = [(ex_id, kind, [wire.decode(a) for a in args]) for ex_id, kind, args in second["calls"]]
+    skip_cases = {(ex_id, k) for ex_id, k in second.get("skip_cases", [])}
     namespace = shell.user_ns
     for ex_id, kind, args_list in calls:
         for k, args in enumerate(args_list):

@@ -190,6 +190,17 @@ def test_frame_inspection_finds_nothing_to_copy():
     assert verdicts(result, ["calc_preds"]) == {"calc_preds": [False] * len(CALLS["calc_preds"][1])}
 
 
+def test_hidden_arguments_are_not_in_memory_while_the_cells_run():
+    """A cell's error message reaches the student: it must not be able to carry the hidden inputs."""
+    result = sandbox.run_submission([H.SETUP, H.MEMORY_SNOOP, "answer = input()\n"], CALLS, LIMITS, sandbox="bwrap")
+    errors = dict(result.cell_errors)
+    hidden_shapes = {tuple(a.shape) for spec in SPECS for args in spec.hidden_args() for a in args
+                     if hasattr(a, "shape")}
+    assert hidden_shapes and errors[1].startswith("RuntimeError: tensors in memory")
+    assert not any(str(shape) in errors[1] for shape in hidden_shapes), errors[1]
+    assert errors[2].startswith("EOFError")  # stdin is empty, not the grader's job channel
+
+
 def test_functions_that_misbehave_when_called():
     calls = {**CALLS, "give_object": ("return", [()]), "give_huge": ("return", [()])}
     evil = """\
