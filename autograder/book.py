@@ -26,8 +26,10 @@ and there is no toggle. That variant is built in its own folder (``_build/no-sol
 executed notebooks, doctrees) and copied to ``_build/html-no-solutions``, so that nothing of the
 other variant can end up in it.
 
-Files in the expanded copy are written only when their content changed, and the site is mirrored to
-its output the same way, so a rebuild with nothing changed reads, executes and writes nothing. After
+When the output holds a site built from the sources as they are now (a digest of the chapters, the
+solutions, the autograder, the data, the config and the lock file), nothing is done. Otherwise files
+in the expanded copy are written only when their content changed, and the site is mirrored to its
+output the same way, so Sphinx reads and the cache executes only what changed. After
 Sphinx, each chapter's executed notebook (``jupyter_execute/`` and the page's .ipynb download) is
 rewritten with its outputs from the cache: MyST-NB 1.4 writes it without outputs on a cache hit.
 Builds in one build folder take turns (a file lock), since they share the execution cache.
@@ -38,6 +40,8 @@ from __future__ import annotations
 import argparse
 import copy
 import fcntl
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -72,11 +76,12 @@ DEFAULT_CACHE = "_build/.jupyter_cache"
 EXECUTED_DIR_NAME = "jupyter_execute"
 #: Sphinx writes this file into every HTML output; a folder without it is not ours to overwrite.
 SPHINX_BUILDINFO = ".buildinfo"
-#: Written into a site's work folder after a successful build; records the output folder.
-BUILT_STAMP = ".book-built"
-#: What the site is made from, relative to the project root: a site older than any of these is stale.
+#: Written into a site's work folder after a successful build: the output folder and the sources' digest.
+BUILT_STAMP = ".book-built.json"
+#: What a site is made from, relative to the project root (with the pinned environment): a site whose
+#: sources' digest differs from the one it was built from is stale.
 SOURCE_GLOBS: tuple[str, ...] = (CONFIG_NAME, TOC_NAME, "*.md", "chapters/**/*", "solutions/**/*.py",
-                                 "autograder/**/*.py")
+                                 "autograder/**/*.py", "data/**/*", "requirements.lock", "pyproject.toml")
 #: A build holds this lock (in the build folder) so that two builds never write the same files at once.
 LOCK_NAME = ".book.lock"
 #: The format of the expanded chapters (the chapters' own).
@@ -135,18 +140,28 @@ def default_output(with_solutions: bool, build_dir: Path = BUILD_DIR) -> Path:
     return site_for(True, build_dir).html if with_solutions else build_dir / NO_SOLUTIONS_OUTPUT_NAME
 
 
+def sources_digest(root: Path = PROJECT_ROOT) -> str:
+    """A digest of every file the site is made from (names and contents)."""
+    paths = sorted({p for pattern in SOURCE_GLOBS for p in root.glob(pattern)
+                    if p.is_file() and "__pycache__" not in p.parts})
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def is_up_to_date(with_solutions: bool, output: Path | None = None, root: Path = PROJECT_ROOT,
                   build_dir: Path = BUILD_DIR) -> bool:
-    """Whether the site in ``output`` was built, successfully, after the last change to its sources."""
+    """Whether ``output`` holds a site built successfully from the sources as they are now."""
     output = (output or default_output(with_solutions, build_dir)).resolve()
     stamp = site_for(with_solutions, build_dir).work / BUILT_STAMP
-    if not stamp.is_file() or stamp.read_text(encoding="utf-8").strip() != str(output):
+    try:
+        built = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return False
-    if not (output / "index.html").is_file():
-        return False
-    newest = max((p.stat().st_mtime for pattern in SOURCE_GLOBS for p in root.glob(pattern) if p.is_file()),
-                 default=0.0)
-    return stamp.stat().st_mtime >= newest
+    return (built.get("output") == str(output) and (output / "index.html").is_file()
+            and built.get("digest") == sources_digest(root))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -403,22 +418,31 @@ def build_book(
     root: Path = PROJECT_ROOT,
     build_dir: Path = BUILD_DIR,
     cache: Path | None = None,
+    skip_if_current: bool = True,
 ) -> int:
     """Expand the book of ``root`` and build it; return 0 when the site is complete, else non-zero.
 
-    ``cache`` is the execution cache (default: ``execute.cache`` of ``_config.yml``).
+    ``cache`` is the execution cache (default: ``execute.cache`` of ``_config.yml``). When the output
+    already holds a site built from the sources as they are now (same digest), nothing is done unless
+    ``skip_if_current`` is false (then Sphinx runs and finds nothing to do).
     """
     with _exclusive(build_dir / LOCK_NAME):
-        return _build_book(with_solutions, output, root, build_dir, cache)
+        return _build_book(with_solutions, output, root, build_dir, cache, skip_if_current)
 
 
-def _build_book(with_solutions: bool, output: Path | None, root: Path, build_dir: Path, cache: Path | None) -> int:
+def _build_book(with_solutions: bool, output: Path | None, root: Path, build_dir: Path, cache: Path | None,
+                skip_if_current: bool) -> int:
     """:func:`build_book` under the build folder's lock."""
-    start, started_at = time.perf_counter(), time.time()
+    start = time.perf_counter()
     site = site_for(with_solutions, build_dir)
     output = (output or default_output(with_solutions, build_dir)).resolve()
-    changed = sync_tree(book_sources(root, with_solutions, previous=site.src), site.src)
     variant = "with solutions" if with_solutions else "without solutions"
+    if skip_if_current and is_up_to_date(with_solutions, output, root, build_dir):
+        print(f"book: the site {variant} in {output} is up to date (its sources have not changed)", flush=True)
+        return 0
+    digest = sources_digest(root)  # before the build: a source edited meanwhile makes the site stale
+    (site.work / BUILT_STAMP).unlink(missing_ok=True)  # a failed build leaves no claim to be current
+    changed = sync_tree(book_sources(root, with_solutions, previous=site.src), site.src)
     print(f"book: expanded sources {variant} in {site.src} "
           f"({', '.join(changed) if changed else 'nothing changed'})", flush=True)
     cache = cache or cache_path(root)
@@ -429,9 +453,8 @@ def _build_book(with_solutions: bool, output: Path | None, root: Path, build_dir
     write_executed_notebooks(site, cache)
     if output != site.html.resolve():
         mirror(site.html, output)
-    stamp = site.work / BUILT_STAMP
-    stamp.write_text(f"{output}\n", encoding="utf-8")
-    os.utime(stamp, (started_at, started_at))  # a source edited during the build makes the site stale
+    (site.work / BUILT_STAMP).write_text(json.dumps({"output": str(output), "digest": digest}) + "\n",
+                                         encoding="utf-8")
     print(f"book: site {variant} in {output} ({time.perf_counter() - start:.1f} s); "
           f"open {output / 'index.html'}", flush=True)
     return 0

@@ -5,7 +5,9 @@
     python benchmarks/build.py --no-cold  # only the warm rebuild
 
 1. Warm rebuild: ``python -m autograder book`` on the project with nothing changed since the last
-   build (the script builds once first if the site is not current). Target: under 15 s.
+   build (the script builds once first if the site is not current). Target: under 15 s. Measured
+   twice: as a user runs it (the sources' digest says the site is current: nothing to do), and with
+   that check skipped (expansion and Sphinx run and find nothing to read, execute or write).
 2. Cold build: a fresh process builds the book into a temporary folder with an empty execution
    cache. Target: at most 1.5 x the time to execute the chapters alone.
 3. Execution alone: the expanded chapters of that cold build run with nbclient, one after the other,
@@ -56,13 +58,15 @@ def _timed(cmd: list[str]) -> float:
     return elapsed
 
 
-def warm_rebuild() -> float:
-    """Seconds of ``python -m autograder book`` with nothing changed since the previous build."""
+def warm_rebuild() -> tuple[float, float]:
+    """Seconds of a rebuild with nothing changed: as ``python -m autograder book`` runs, and through Sphinx."""
     cmd = [sys.executable, "-m", "autograder", "book"]
     if not book.is_up_to_date(True):
         print("building the site first (it is not current) ...", flush=True)
         _timed(cmd)
-    return _timed(cmd)
+    through_sphinx = [sys.executable, "-c", "import sys; from autograder import book; "
+                      "sys.exit(book.build_book(skip_if_current=False))"]
+    return _timed(cmd), _timed(through_sphinx)
 
 
 def cold_build(build_dir: Path) -> float:
@@ -108,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
 
-    warm = warm_rebuild()
-    print(f"warm rebuild (nothing changed): {warm:.1f} s   target < {WARM_TARGET_S:.0f} s   "
-          f"ratio {warm / WARM_TARGET_S:.2f} of target", flush=True)
+    warm, warm_sphinx = warm_rebuild()
+    for label, seconds in (("warm rebuild (nothing changed)", warm),
+                           ("warm rebuild through Sphinx (check skipped)", warm_sphinx)):
+        print(f"{label}: {seconds:.1f} s   target < {WARM_TARGET_S:.0f} s   "
+              f"ratio {seconds / WARM_TARGET_S:.2f} of target", flush=True)
     if args.no_cold:
         return 0
 
