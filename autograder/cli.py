@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     # --- grade-all: a whole class (autograder/grade.py)
     p = sub.add_parser("grade-all", help="grade every submission in course/submitted/<student>/<assignment>/")
     p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
-                   help="nbgrader course folder: submitted/ in; autograded/, feedback/, gradebook.db out")
+                   help="nbgrader course folder: submitted/ in; results/, feedback/, gradebook.db out")
     p.add_argument("--workers", type=int, default=None, help="parallel jobs (default: the number of cores)")
     p.add_argument("--assignment", action="append", default=None, help="only this assignment (repeatable)")
     p.add_argument("--csv", type=Path, default=None, help="grades CSV, one column per exercise "

@@ -20,9 +20,8 @@ How one notebook is graded:
 ``grade-all`` grades nbgrader's ``submitted/<student>/<assignment>/`` layout: one independent job per
 submission in a process pool, results recorded in nbgrader's gradebook, per-submission JSON and HTML
 feedback, and a CSV of grades. It resumes: a submission graded before and unchanged is not regraded.
-Its ``result.json`` lives in nbgrader's ``autograded/<student>/<assignment>/`` folder, so running
-``nbgrader autograde`` afterwards on the same course needs ``--force`` (nbgrader skips students whose
-autograded folder exists).
+Its ``result.json`` lives in ``results/<student>/<assignment>/``, not in nbgrader's ``autograded/``
+folder, so nbgrader's own ``autograde`` can still be run on the same course afterwards.
 """
 
 from __future__ import annotations
@@ -59,7 +58,9 @@ ASSIGNMENT_KEY = "assignment"
 #: nbgrader's course folders.
 SOURCE_DIR = "source"
 SUBMITTED_DIR = "submitted"
-AUTOGRADED_DIR = "autograded"
+#: Our per-submission results, beside (not inside) nbgrader's own autograded/ folder, so that a
+#: later `nbgrader autograde` does not take a student as already graded.
+RESULTS_DIR = "results"
 FEEDBACK_DIR = "feedback"
 RESULT_FILE = "result.json"
 TIMESTAMP_FILE = "timestamp.txt"
@@ -703,7 +704,7 @@ class Submission:
 
     def result_path(self, course_dir: Path) -> Path:
         """Where its result JSON goes."""
-        return course_dir / AUTOGRADED_DIR / self.student / self.assignment / RESULT_FILE
+        return course_dir / RESULTS_DIR / self.student / self.assignment / RESULT_FILE
 
     def feedback_path(self, course_dir: Path) -> Path:
         """Where its HTML feedback goes (nbgrader's feedback layout)."""
@@ -862,6 +863,6 @@ def grade_all_main(args: argparse.Namespace) -> int:
     gradebook.write_csv(csv_path, [(s.student, data) for s, data in rows if data is not None])
     print(f"graded {len(todo)} submission(s), {len(subs) - len(todo)} already up to date"
           f"{f', {failed} could not be graded' if failed else ''}")
-    print(f"results: {course_dir / AUTOGRADED_DIR}; feedback: {course_dir / FEEDBACK_DIR}")
+    print(f"results: {course_dir / RESULTS_DIR}; feedback: {course_dir / FEEDBACK_DIR}")
     print(f"gradebook: {gradebook.db_path(course_dir)}; grades: {csv_path}")
     return 0

@@ -64,7 +64,7 @@ def _submit(course: Path, student: str, nb: nbformat.NotebookNode | bytes) -> Pa
 
 
 def _result(course: Path, student: str) -> dict:
-    return json.loads((course / "autograded" / student / ASSIGNMENT / "result.json").read_text())
+    return json.loads((course / "results" / student / ASSIGNMENT / "result.json").read_text())
 
 
 def _grade_all(course: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -165,7 +165,7 @@ def test_second_run_regrades_nothing_and_a_changed_notebook_alone(batch: tuple[P
     """Resume: unchanged submissions are skipped; a resubmitted notebook is regraded, alone."""
     course, first = batch
     assert "4 submissions, 4 to grade" in first
-    results = sorted((course / "autograded").glob(f"*/{ASSIGNMENT}/result.json"))
+    results = sorted((course / "results").glob(f"*/{ASSIGNMENT}/result.json"))
     before = {p: p.stat().st_mtime_ns for p in results}
     assert "4 submissions, 0 to grade, 4 up to date" in _grade_all(course).stderr
     assert {p: p.stat().st_mtime_ns for p in results} == before
@@ -224,7 +224,7 @@ def test_every_chapter_source_full_marks_release_zero(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     for name in names:
         for student in ("reference", "untouched"):
-            result = json.loads((course / "autograded" / student / name / "result.json").read_text())
+            result = json.loads((course / "results" / student / name / "result.json").read_text())
             assert result["max_score"] > 0
             if student == "reference":
                 assert result["score"] == result["max_score"], result
