@@ -67,8 +67,15 @@ SCRATCH_BYTES = 128 * 1024 * 1024
 #: Largest file the submission may write (RLIMIT_FSIZE).
 FILE_SIZE_BYTES = 64 * 1024 * 1024
 MAX_OPEN_FILES = 1024
-#: /etc files bound into the sandbox when present (dynamic linker cache, time zone, character sets).
-ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf")
+#: What the sandbox sees of the system, read-only, when present (top-level symlinks stay symlinks):
+#: programs, libraries, time zones, the dynamic linker's cache. Not /usr/local, /usr/share, /srv,
+#: /home, /opt or the rest of /etc: nbgrader's exchange (other students' submissions) lives in
+#: /usr/local/share/nbgrader/exchange by default (see autograder/nbgrader_config.py).
+SYSTEM_PATHS = ("/usr/bin", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libx32", "/usr/share/zoneinfo",
+                "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+                "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf")
+#: Folders hidden under an empty tmpfs should a bound folder contain them (nbgrader exchanges).
+MASKED_PATHS = ("/usr/local/share/nbgrader", "/srv/nbgrader")
 #: Seconds past a cell's or call's limit before this process kills the sandbox (the sandbox first
 #: raises ``TimeLimitExceeded`` in the student's code itself, which lets the next cells run).
 HARD_GRACE = 2.0
@@ -169,9 +176,9 @@ def _python_paths() -> list[str]:
     wanted = {sys.base_prefix, sys.prefix, *site.getsitepackages(), sysconfig.get_path("purelib"),
               os.path.dirname(os.path.realpath(sys.executable))}
     paths = sorted({os.path.realpath(p) for p in wanted if p and os.path.isdir(p)})
-    # drop folders inside another one; /usr is bound anyway
-    keep = [p for p in paths if not any(p != q and p.startswith(q + os.sep) for q in paths)]
-    return [p for p in keep if not (p == "/usr" or p.startswith("/usr/"))]
+    # drop folders inside another one, or inside what the sandbox sees of the system anyway
+    keep = [p for p in paths if not any(p != q and _inside(p, q) for q in paths)]
+    return [p for p in keep if not any(_inside(p, s) for s in SYSTEM_PATHS)]
 
 
 def _check_exposure(paths: list[str]) -> None:
@@ -179,8 +186,8 @@ def _check_exposure(paths: list[str]) -> None:
     from solutions.paths import PROJECT_ROOT
 
     root = os.path.realpath(PROJECT_ROOT)
-    for p in [*paths, "/usr"]:
-        if root == p or root.startswith(p.rstrip(os.sep) + os.sep):
+    for p in [*paths, *SYSTEM_PATHS]:
+        if _inside(root, p):
             raise SandboxUnavailable(
                 f"the Python environment folder {p} contains the project folder {root}; the sandbox "
                 f"would expose the solutions and the course. Use a virtual environment or Python "
@@ -209,18 +216,27 @@ def _bwrap_argv(result_fd: int) -> list[str]:
                  "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         argv += ["--unshare-all"]
-    argv += ["--ro-bind", "/usr", "/usr"]
-    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
-        if os.path.islink(top):
-            argv += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            argv += ["--ro-bind", top, top]
-    for name in ETC_FILES:
-        if os.path.exists(name):
-            argv += ["--ro-bind", name, name]
-    for p in paths:  # folders bwrap creates on the way would copy the host's modes (/root is 0700)
-        argv += [arg for parent in _ancestors(p) for arg in ("--perms", "0755", "--dir", parent)]
-        argv += ["--ro-bind", p, p]
+    made: set[str] = set()
+
+    def ro_bind(path: str) -> None:
+        # folders bwrap creates on the way would copy the host's modes (/root is 0700): make them 0755
+        for parent in _ancestors(path):
+            if parent not in made:
+                made.add(parent)
+                argv.extend(("--perms", "0755", "--dir", parent))
+        argv.extend(("--ro-bind", path, path))
+
+    for system_path in SYSTEM_PATHS:
+        if os.path.islink(system_path):
+            argv.extend(("--symlink", os.readlink(system_path), system_path))
+        elif os.path.exists(system_path):
+            ro_bind(system_path)
+    for p in paths:
+        ro_bind(p)
+    bound = [*SYSTEM_PATHS, *paths]
+    for hidden in MASKED_PATHS:  # in case a bound folder holds one: an empty tmpfs over it
+        if os.path.isdir(hidden) and any(_inside(hidden, b) for b in bound):
+            argv.extend(("--tmpfs", hidden))
     argv += ["--perms", "0755", "--dir", SANDBOX_LIB]
     for name in RUNNER_FILES:
         argv += ["--ro-bind", str(HERE / name), f"{SANDBOX_LIB}/{name}"]
@@ -232,6 +248,11 @@ def _bwrap_argv(result_fd: int) -> list[str]:
         argv += ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                  "--inh-caps=-all", "--"]
     return argv + [sys.executable, "-I", f"{SANDBOX_LIB}/_runner.py", str(result_fd)]
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or inside it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _ancestors(path: str) -> list[str]:

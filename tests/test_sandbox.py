@@ -326,3 +326,7 @@ def test_sandbox_command_binds_no_project_folder():
         assert not dest.startswith(root + "/") or dest.startswith(root + "/.venv"), dest
     assert "--bind" not in argv  # nothing writable from the host
     assert "--unshare-net" in argv or "--unshare-all" in argv
+    from autograder.nbgrader_config import DEFAULT_EXCHANGE_ROOT
+
+    for dest in bound:  # nbgrader's exchange (every student's submission) is not visible
+        assert not DEFAULT_EXCHANGE_ROOT.startswith(dest.rstrip("/") + "/"), dest

@@ -150,7 +150,8 @@ import os, sys
 def probe_files():
     found = []
     names = {{"solutions", "course", "gradebook.db", "AUTHORING.md", "pyproject.toml", "chapters",
-             "ch2_gradient_descent.py", "ch2_gradient_descent.ipynb", "autograder", ".git"}}
+             "ch2_gradient_descent.py", "ch2_gradient_descent.ipynb", "autograder", ".git",
+             "exchange", "inbound", "nbgrader"}}
     path = os.getcwd()
     while True:  # walk up from the working folder
         try:
@@ -167,6 +168,9 @@ def probe_files():
         found += [os.path.join(root, n) for n in dirs + files if n in names]
         if len(found) > 50:
             break
+    for folder in ("/usr/local/share/nbgrader", "/srv/nbgrader", "/usr/local", "/home", "/opt"):
+        if os.path.exists(folder):  # nbgrader's exchange holds every student's submission
+            found.append("exists " + folder)
     for target in ({project_root!r} + "/solutions/ch2_gradient_descent.py", {project_root!r} + "/pyproject.toml",
                    {course_dir!r} + "/gradebook.db", {course_dir!r} + "/source/ch2_gradient_descent/ch2_gradient_descent.ipynb",
                    "/proc/1/environ", "/etc/shadow", "/root/.bash_history"):
