@@ -330,10 +330,10 @@ def cache_path(root: Path) -> Path:
 
 
 @contextmanager
-def _kernel_can_import(root: Path) -> Iterator[None]:
+def _kernel_can_import() -> Iterator[None]:
     """Let the chapters' kernels import ``solutions`` and ``autograder`` (they run in book-src)."""
     old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(root)] + ([old] if old else []))
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT)] + ([old] if old else []))
     try:
         yield
     finally:
@@ -343,11 +343,11 @@ def _kernel_can_import(root: Path) -> Iterator[None]:
             os.environ["PYTHONPATH"] = old
 
 
-def run_jupyter_book(site: Site, root: Path, cache: Path) -> int:
+def run_jupyter_book(site: Site, cache: Path) -> int:
     """Build ``site.src`` into ``site.html`` with Jupyter Book 1, warnings as errors; Sphinx's status."""
     from jupyter_book.sphinx import build_sphinx
 
-    with _kernel_can_import(root):
+    with _kernel_can_import():
         result = build_sphinx(
             site.src,
             site.html,
@@ -446,7 +446,7 @@ def _build_book(with_solutions: bool, output: Path | None, root: Path, build_dir
     print(f"book: expanded sources {variant} in {site.src} "
           f"({', '.join(changed) if changed else 'nothing changed'})", flush=True)
     cache = cache or cache_path(root)
-    status = run_jupyter_book(site, root, cache)
+    status = run_jupyter_book(site, cache)
     if status != 0:
         print(f"book: the build failed (status {status}): see the errors and warnings above", flush=True)
         return status

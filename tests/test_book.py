@@ -136,6 +136,41 @@ def test_toc_lists_the_intro_then_every_chapter_in_order() -> None:
     assert DOCNAMES == expected, f"{book.TOC_NAME} should list the intro, then every chapter in order"
 
 
+@pytest.mark.book
+def test_fixture_book_builds_rebuilds_warm_and_fails_on_warnings_and_cell_errors(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A one-chapter book built for real: a site with toggles; a rebuild writes nothing; errors fail."""
+    root, build_dir = tmp_path / "book", tmp_path / "_build"
+    (root / "chapters").mkdir(parents=True)
+    (root / book.CONFIG_NAME).write_bytes((PROJECT_ROOT / book.CONFIG_NAME).read_bytes())
+    (root / book.TOC_NAME).write_text(f"format: jb-book\nroot: intro\nchapters:\n  - file: chapters/{FIXTURE_CHAPTER.stem}\n")
+    (root / "intro.md").write_text("# A fixture book\n\nOne chapter.\n")
+    chapter = root / "chapters" / FIXTURE_CHAPTER.name
+    chapter.write_bytes(FIXTURE_CHAPTER.read_bytes())
+
+    def build(**kwargs) -> int:
+        return book.build_book(root=root, build_dir=build_dir, **kwargs)
+
+    assert build() == 0
+    html = (build_dir / "html" / "chapters" / f"{FIXTURE_CHAPTER.stem}.html").read_text(encoding="utf-8")
+    assert html.count(f'<p class="collapsed admonition-title">{book.SHOW_SOLUTION}</p>') == 2
+    src = book.site_for(True, build_dir).src
+    mtimes = {p: p.stat().st_mtime_ns for p in src.rglob("*") if p.is_file()}
+    assert book.is_up_to_date(True, root=root, build_dir=build_dir)
+    assert build(skip_if_current=False) == 0, "a rebuild with nothing changed failed"
+    assert {p: p.stat().st_mtime_ns for p in src.rglob("*") if p.is_file()} == mtimes, "a rebuild rewrote sources"
+
+    (root / "intro.md").write_text("# A fixture book\n\nSee {ref}`no-such-label`.\n")
+    capfd.readouterr()
+    assert build() != 0, "a Sphinx warning (an unknown reference) did not fail the build"
+    assert "no-such-label" in "".join(capfd.readouterr())
+    assert not book.is_up_to_date(True, root=root, build_dir=build_dir)
+    (root / "intro.md").write_text("# A fixture book\n\nOne chapter.\n")
+    chapter.write_text(chapter.read_text() + "\n```{code-cell} ipython3\nraise ValueError('boom')\n```\n")
+    assert build() != 0, "a cell that raises did not fail the build"
+    assert "boom" in "".join(capfd.readouterr()), "the failing cell's error was not reported"
+
+
 # --------------------------------------------------------------------------------------------------
 # The built sites
 
