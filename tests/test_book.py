@@ -1,9 +1,10 @@
 """The book build (``python -m autograder book``) and the sites it makes.
 
-The first tests check the expansion of a fixture chapter and need no build (no marker). The others
-(marker ``book``) read the built sites, ``_build/html`` and ``_build/html-no-solutions``; a session
-fixture builds a site with ``python -m autograder book [--no-solutions]`` when it is missing or older
-than its sources, so ``pytest tests/test_book.py`` also works on its own (a cold build takes minutes).
+The first tests check the expansion of a fixture chapter and need no build (no marker); one builds
+that fixture chapter as a small book of its own. The others (marker ``book``) read the built sites,
+``_build/html`` and ``_build/html-no-solutions``; a session fixture builds a site with
+``python -m autograder book [--no-solutions]`` when it was not built from the sources as they are
+now, so ``pytest tests/test_book.py`` also works on its own (a cold build takes minutes).
 """
 
 from __future__ import annotations
