@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read the chapters from this folder instead of chapters/ (for tests and fixtures)")
 
     # --- book: build the site (autograder/book.py)
-    p = sub.add_parser("book", help="build the book into _build/html")
+    p = sub.add_parser("book", help="build the book into _build/html (nothing to do if its sources are unchanged)")
     p.add_argument("--no-solutions", action="store_true",
                    help="leave the reference solutions out of the site entirely (for a graded term)")
     p.add_argument("--output", type=Path, default=None, help="output folder (default: _build/html, "
