@@ -151,17 +151,23 @@ def sources_digest(root: Path = PROJECT_ROOT) -> str:
     return digest.hexdigest()
 
 
+def _read_stamp(site: Site) -> dict:
+    """What the last successful build of a site recorded: ``{"digest": ..., "outputs": [...]}``."""
+    try:
+        stamp = json.loads((site.work / BUILT_STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return stamp if isinstance(stamp, dict) else {}
+
+
 def is_up_to_date(with_solutions: bool, output: Path | None = None, root: Path = PROJECT_ROOT,
                   build_dir: Path = BUILD_DIR) -> bool:
     """Whether ``output`` holds a site built successfully from the sources as they are now."""
+    site = site_for(with_solutions, build_dir)
     output = (output or default_output(with_solutions, build_dir)).resolve()
-    stamp = site_for(with_solutions, build_dir).work / BUILT_STAMP
-    try:
-        built = json.loads(stamp.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return (built.get("output") == str(output) and (output / "index.html").is_file()
-            and built.get("digest") == sources_digest(root))
+    stamp = _read_stamp(site)
+    return (str(output) in stamp.get("outputs", []) and (output / "index.html").is_file()
+            and stamp.get("digest") == sources_digest(root))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -310,11 +316,16 @@ def sync_tree(files: dict[str, bytes], dest: Path) -> list[str]:
     return changed
 
 
-def mirror(src: Path, dest: Path) -> list[str]:
-    """Copy a built site to ``dest`` (only changed files; stale ones removed); refuses foreign folders."""
-    if dest.exists() and any(dest.iterdir()) and not (dest / SPHINX_BUILDINFO).is_file():
+def check_output(dest: Path) -> None:
+    """Refuse to write a site over a folder that holds something else (it would be emptied)."""
+    if dest.is_file() or (dest.is_dir() and any(dest.iterdir()) and not (dest / SPHINX_BUILDINFO).is_file()):
         raise CourseError(f"{dest} is not empty and holds no built site ({SPHINX_BUILDINFO}); "
                           f"choose an empty or new folder for --output")
+
+
+def mirror(src: Path, dest: Path) -> list[str]:
+    """Copy a built site to ``dest`` (only changed files; stale ones removed); refuses foreign folders."""
+    check_output(dest)
     files = {p.relative_to(src).as_posix(): p.read_bytes() for p in src.rglob("*") if p.is_file()}
     return sync_tree(files, dest)
 
@@ -436,25 +447,31 @@ def _build_book(with_solutions: bool, output: Path | None, root: Path, build_dir
     start = time.perf_counter()
     site = site_for(with_solutions, build_dir)
     output = (output or default_output(with_solutions, build_dir)).resolve()
+    if output != site.html.resolve():
+        check_output(output)
     variant = "with solutions" if with_solutions else "without solutions"
-    if skip_if_current and is_up_to_date(with_solutions, output, root, build_dir):
-        print(f"book: the site {variant} in {output} is up to date (its sources have not changed)", flush=True)
-        return 0
     digest = sources_digest(root)  # before the build: a source edited meanwhile makes the site stale
-    (site.work / BUILT_STAMP).unlink(missing_ok=True)  # a failed build leaves no claim to be current
-    changed = sync_tree(book_sources(root, with_solutions, previous=site.src), site.src)
-    print(f"book: expanded sources {variant} in {site.src} "
-          f"({', '.join(changed) if changed else 'nothing changed'})", flush=True)
-    cache = cache or cache_path(root)
-    status = run_jupyter_book(site, cache)
-    if status != 0:
-        print(f"book: the build failed (status {status}): see the errors and warnings above", flush=True)
-        return status
-    write_executed_notebooks(site, cache)
+    stamp = _read_stamp(site)
+    if skip_if_current and stamp.get("digest") == digest and (site.html / "index.html").is_file():
+        if str(output) in stamp.get("outputs", []) and (output / "index.html").is_file():
+            print(f"book: the site {variant} in {output} is up to date (its sources have not changed)", flush=True)
+            return 0
+    else:
+        (site.work / BUILT_STAMP).unlink(missing_ok=True)  # a failed build leaves no claim to be current
+        stamp = {"digest": digest, "outputs": [str(site.html.resolve())]}
+        changed = sync_tree(book_sources(root, with_solutions, previous=site.src), site.src)
+        print(f"book: expanded sources {variant} in {site.src} "
+              f"({', '.join(changed) if changed else 'nothing changed'})", flush=True)
+        cache = cache or cache_path(root)
+        status = run_jupyter_book(site, cache)
+        if status != 0:
+            print(f"book: the build failed (status {status}): see the errors and warnings above", flush=True)
+            return status
+        write_executed_notebooks(site, cache)
     if output != site.html.resolve():
         mirror(site.html, output)
-    (site.work / BUILT_STAMP).write_text(json.dumps({"output": str(output), "digest": digest}) + "\n",
-                                         encoding="utf-8")
+    stamp["outputs"] = sorted(set(stamp.get("outputs", [])) | {str(output)})
+    (site.work / BUILT_STAMP).write_text(json.dumps(stamp) + "\n", encoding="utf-8")
     print(f"book: site {variant} in {output} ({time.perf_counter() - start:.1f} s); "
           f"open {output / 'index.html'}", flush=True)
     return 0
