@@ -31,6 +31,8 @@ INPLACE = "inplace"
 SEEDED = "seeded"
 MODULE = "module"
 KINDS = (RETURN, INPLACE, SEEDED, MODULE)
+#: Labels of cases whose values must stay secret start with this word.
+SECRET_LABEL_PREFIX = "hidden"
 DEFAULT_RTOL = 1e-4
 DEFAULT_ATOL = 1e-5
 
@@ -39,7 +41,7 @@ class Difference(str):
     """Why a comparison failed: the message (a ``str``) plus ``kind``, the category without any values.
 
     Kinds: ``type``, ``shape``, ``dtype``, ``requires_grad``, ``values``, ``length``, ``columns``,
-    ``grad``. A hidden check reports only the kind, so it never reveals a hidden input or output.
+    ``grad``. Checks whose cases are secret report only the kind, so they reveal no input or output.
     """
 
     kind: str
@@ -50,7 +52,7 @@ class Difference(str):
         return obj
 
     def redacted(self):
-        """The difference without values: safe to show for a hidden check."""
+        """The difference without values: safe to show for a secret case."""
         return "wrong .grad" if self.kind == "grad" else f"wrong {self.kind}"
 
 
@@ -243,9 +245,10 @@ def run_cases(name, fn, cases, kind=RETURN, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL
     """Run every ``(args, expected)`` case; raise :class:`CheckFailed` at the first difference.
 
     Prints one line when all pass, so that a notebook shows what was checked. When ``label`` starts
-    with "hidden", a failure names only the kind of difference (and of exception), never a value.
+    with ``SECRET_LABEL_PREFIX``, a failure names only the kind of difference (and of exception),
+    never a value.
     """
-    hidden = label.startswith("hidden")
+    hidden = label.startswith(SECRET_LABEL_PREFIX)
     for i, (args, expected) in enumerate(cases, start=1):
         try:
             actual = observe(fn, args, kind)
