@@ -19,7 +19,9 @@ can do is choose the outputs reported for their own functions. The comparison ha
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import resource
@@ -41,6 +43,33 @@ def _load(name: str):
 
 
 _limit = [0.0]  # the current time limit in seconds, for the message
+
+
+class RawOutput(io.TextIOBase):
+    """Unbuffered text output on a file descriptor.
+
+    Replaces ``sys.stdout``/``sys.stderr``: a flood interrupted by the time limit leaves no
+    half-written buffer behind (a buffered stream then fails on every later print).
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def write(self, text: str) -> int:
+        view = memoryview(str(text).encode("utf-8", errors="replace"))
+        while view:
+            view = view[os.write(self._fd, view):]
+        return len(text)
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
 
 
 class TimeLimitExceeded(BaseException):
@@ -95,6 +124,7 @@ def main() -> None:
         while data:
             data = data[os.write(out_fd, data):]
 
+    sys.stdout, sys.stderr = RawOutput(1), RawOutput(2)
     for name, value in job.get("rlimits", {}).items():
         resource.setrlimit(getattr(resource, name), (value, value))
     runtime, wire = _load("runtime"), _load("wire")
@@ -102,10 +132,18 @@ def main() -> None:
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
+    class Shell(InteractiveShell):
+        """IPython's shell without a copy of every output in memory (IPython 9 tees stdout into
+        its history, so a cell that floods its output would run out of memory)."""
+
+        @contextlib.contextmanager
+        def _tee(self, channel):
+            yield
+
     config = Config()
     config.HistoryManager.enabled = False
     config.InteractiveShell.colors = "NoColor"
-    shell = InteractiveShell.instance(config=config)
+    shell = Shell.instance(config=config)
     skip_cells = {int(i) for i in job.get("skip_cells", {})}
     timeout = _limit[0] = float(job["cell_timeout"])
     signal.signal(signal.SIGALRM, _on_alarm)
