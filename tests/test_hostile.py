@@ -27,7 +27,7 @@ from autograder import sandbox
 from autograder.exercises.ch2 import SPECS
 from autograder.runtime import compare_observed
 from solutions.paths import PROJECT_ROOT
-from tests.hostile import cells as H
+from hostile import cells as H
 
 pytestmark = [pytest.mark.hostile,
               pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap is not installed")]

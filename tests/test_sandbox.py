@@ -23,7 +23,7 @@ from autograder import sandbox, wire
 from autograder.exercises.ch2 import SPECS
 from autograder.runtime import INPLACE, compare, compare_observed
 from solutions.paths import PROJECT_ROOT
-from tests.hostile.cells import SETUP, honest_cells
+from hostile.cells import SETUP, honest_cells
 
 HAVE_BWRAP = sandbox.bwrap_path() is not None
 #: Both modes where bubblewrap is installed; the unsandboxed one everywhere.
