@@ -20,6 +20,37 @@ class CourseError(Exception):
     """An error the user can fix; its message is printed without a traceback (exit status 2)."""
 
 
+def _add_sandbox_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``grade`` and ``grade-all`` that decide how student code is confined."""
+    from autograder.sandbox import Limits
+
+    d = Limits()
+    g = p.add_argument_group("sandbox and limits (per submission)")
+    g.add_argument("--unsandboxed", action="store_true",
+                   help="run student code without the bubblewrap sandbox (only for work you trust)")
+    g.add_argument("--cell-timeout", type=float, default=d.cell_timeout, metavar="SECONDS",
+                   help=f"wall-clock limit of one cell (default {d.cell_timeout:g})")
+    g.add_argument("--timeout", type=float, default=d.total_timeout, metavar="SECONDS",
+                   help=f"wall-clock limit of the whole submission (default {d.total_timeout:g})")
+    g.add_argument("--memory-mb", type=int, default=d.memory_mb, metavar="MB",
+                   help=f"address-space limit of the student's process (default {d.memory_mb})")
+    g.add_argument("--max-processes", type=int, default=d.max_processes, metavar="N",
+                   help=f"processes and threads the student's code may have (default {d.max_processes})")
+    g.add_argument("--max-output-bytes", type=int, default=d.max_output_bytes, metavar="BYTES",
+                   help=f"printed output kept; the rest is cut (default {d.max_output_bytes})")
+
+
+def limits_from_args(args: argparse.Namespace):
+    """The :class:`autograder.sandbox.Limits` the command line asks for; a bad value is a CourseError."""
+    from autograder.sandbox import Limits
+
+    try:
+        return Limits(cell_timeout=args.cell_timeout, total_timeout=args.timeout, memory_mb=args.memory_mb,
+                      max_processes=args.max_processes, max_output_bytes=args.max_output_bytes)
+    except ValueError as err:
+        raise CourseError(str(err)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__.splitlines()[0])
@@ -51,8 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to write the HTML feedback (default: <notebook>_feedback.html next to it)")
     p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
                    help="course folder with the source notebooks (made by assign if missing; default: course/)")
-    p.add_argument("--unsandboxed", action="store_true",
-                   help="run student code without the bubblewrap sandbox (only for work you trust)")
+    _add_sandbox_options(p)
 
     # --- grade-all: a whole class (autograder/grade.py)
     p = sub.add_parser("grade-all", help="grade every submission in course/submitted/<student>/<assignment>/")
@@ -62,8 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignment", action="append", default=None, help="only this assignment (repeatable)")
     p.add_argument("--csv", type=Path, default=None, help="grades CSV, one column per exercise "
                    "(default: <course-dir>/grades-by-exercise.csv)")
-    p.add_argument("--unsandboxed", action="store_true",
-                   help="run student code without the bubblewrap sandbox (only for work you trust)")
+    _add_sandbox_options(p)
     return parser
 
 

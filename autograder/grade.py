@@ -48,7 +48,7 @@ import nbformat
 from autograder.assign import CHECK_PREFIX, METADATA_KEY, TASK_PREFIX
 from autograder.assign import known_assignments as chapter_assignments
 from autograder.chapters import load_exercises
-from autograder.cli import CourseError
+from autograder.cli import CourseError, limits_from_args
 from autograder.runtime import Difference
 
 #: Largest notebook the grader reads; bigger ones are almost always full of outputs.
@@ -627,14 +627,14 @@ def grade_notebook(nb: nbformat.NotebookNode, source: SourceAssignment, sandbox:
 
 
 def grade_path(path: Path, assignment: str | None = None, course_dir: Path | None = None,
-               sandbox: str = "auto") -> GradeResult:
+               sandbox: str = "auto", limits: Any = None) -> GradeResult:
     """Read, recognise and grade one notebook file."""
     from autograder.cli import DEFAULT_COURSE_DIR
 
     course_dir = (course_dir or DEFAULT_COURSE_DIR).resolve()
     nb = read_submission(path)
     name = recognise_assignment(nb, assignment, course_dir)
-    return grade_notebook(nb, load_assignment(name, course_dir), sandbox=sandbox)
+    return grade_notebook(nb, load_assignment(name, course_dir), sandbox=sandbox, limits=limits)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -667,7 +667,8 @@ def grade_main(args: argparse.Namespace) -> int:
     sandbox = _sandbox_mode(args)
     # With --json, stdout carries exactly one JSON object: anything printed while grading goes to stderr.
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-        result = grade_path(notebook, args.assignment, args.course_dir, sandbox=sandbox)
+        result = grade_path(notebook, args.assignment, args.course_dir, sandbox=sandbox,
+                            limits=limits_from_args(args))
         feedback_path = args.feedback or notebook.with_name(f"{notebook.stem}_feedback.html")
         try:
             write_atomic(feedback_path, feedback.render_html(result, notebook.name))
@@ -738,7 +739,7 @@ def _read_result(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def grade_job(sub: Submission, course_dir: Path, sandbox: str) -> tuple[Submission, GradeResult]:
+def grade_job(sub: Submission, course_dir: Path, sandbox: str, limits: Any = None) -> tuple[Submission, GradeResult]:
     """One submission in, one result out; never raises (a broken submission scores 0 with a message)."""
     try:
         source = load_assignment(sub.assignment, course_dir)
@@ -752,7 +753,7 @@ def grade_job(sub: Submission, course_dir: Path, sandbox: str) -> tuple[Submissi
     try:
         nb = read_submission(notebook)
         recognise_assignment(nb, sub.assignment, course_dir)
-        return sub, grade_notebook(nb, source, sandbox=sandbox)
+        return sub, grade_notebook(nb, source, sandbox=sandbox, limits=limits)
     except GraderUnavailable as err:
         result = GradeResult.zero(source, sub.assignment, str(err))
         result.retry = True
@@ -799,6 +800,7 @@ def grade_all_main(args: argparse.Namespace) -> int:
 
     course_dir: Path = args.course_dir.resolve()
     sandbox = _sandbox_mode(args)
+    limits = limits_from_args(args)
     workers = args.workers or os.cpu_count() or 1
     if workers < 1:
         raise CourseError(f"--workers must be at least 1, got {workers}")
@@ -843,7 +845,7 @@ def grade_all_main(args: argparse.Namespace) -> int:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool, \
                 tqdm(total=len(jobs), desc="grading", unit="notebook", file=sys.stderr) as bar:
-            futures = [pool.submit(grade_job, sub, course_dir, sandbox) for sub in jobs]
+            futures = [pool.submit(grade_job, sub, course_dir, sandbox, limits) for sub in jobs]
             try:
                 for future in as_completed(futures):
                     sub, result = future.result()
