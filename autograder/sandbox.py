@@ -216,7 +216,10 @@ def _bwrap_argv(result_fd: int) -> list[str]:
                  "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     else:
         argv += ["--unshare-all"]
-    made: set[str] = set()
+    # The private /tmp comes first: binds made after it sit on top of it, so an environment that
+    # lives under /tmp (a clone in /tmp, say) is still seen instead of being hidden by the tmpfs.
+    argv += ["--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", SANDBOX_TMP]
+    made: set[str] = {SANDBOX_TMP}
 
     def ro_bind(path: str) -> None:
         # folders bwrap creates on the way would copy the host's modes (/root is 0700): make them 0755
@@ -241,7 +244,6 @@ def _bwrap_argv(result_fd: int) -> list[str]:
     for name in RUNNER_FILES:
         argv += ["--ro-bind", str(HERE / name), f"{SANDBOX_LIB}/{name}"]
     argv += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", SANDBOX_TMP,
              "--perms", "0777", "--dir", SANDBOX_WORK, "--chdir", SANDBOX_WORK, "--"]
     if root:
         uid = str(_job_uid())
