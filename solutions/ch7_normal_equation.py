@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from solutions.ch1_titanic import DataError
+from solutions.ch2_gradient_descent import mse_loss, train_model
 from solutions.paths import SOURDOUGH_CSV
 
 SOURDOUGH_INPUTS: tuple[str, ...] = ("proofing_hours", "starter_acidity_ph", "starter_age_days")
@@ -94,20 +95,23 @@ def fit_gradient_descent(
     lr: float = SOURDOUGH_LR,
     seed: int = SOURDOUGH_SEED,
 ) -> LinearFit:
-    """Fit ``x @ W.t() + B`` by full-batch gradient descent on the mean squared error."""
-    torch.manual_seed(seed)
-    weight = torch.randn(y.shape[1], x.shape[1], requires_grad=True)
-    bias = torch.randn(y.shape[1], requires_grad=True)
-    losses = []
-    for _ in range(epochs):
-        loss = ((linear_model(x, weight, bias) - y) ** 2).mean()
-        loss.backward()
-        with torch.no_grad():
-            for p in (weight, bias):
-                p -= lr * p.grad
-                p.grad.zero_()
-        losses.append(loss.item())
-    return LinearFit(weight.detach(), bias.detach(), losses)
+    """Fit ``x @ W.t() + B`` by full-batch gradient descent on the mean squared error.
+
+    It is chapter 2's training loop (:func:`~solutions.ch2_gradient_descent.train_model`) with this
+    model: the coefficients are ``(W, B)``, drawn from a standard normal after seeding.
+    """
+    n_outputs = y.shape[1]
+
+    def init(n_inputs: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.randn(n_outputs, n_inputs, requires_grad=True),
+                torch.randn(n_outputs, requires_grad=True))
+
+    def predict(coeffs: tuple[torch.Tensor, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
+        return linear_model(inputs, *coeffs)
+
+    result = train_model(x, y, epochs, lr, init=init, predict=predict, loss_fn=mse_loss, seed=seed)
+    weight, bias = result.coeffs
+    return LinearFit(weight.detach(), bias.detach(), result.losses)
 
 
 def fit_normal_equation(x: torch.Tensor, y: torch.Tensor) -> LinearFit:
