@@ -7,6 +7,7 @@ A spec never holds expected values: they are always computed by calling the refe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +17,22 @@ import torch
 from autograder.runtime import DEFAULT_ATOL, DEFAULT_RTOL, KINDS, RETURN, observe
 
 Args = tuple[Any, ...]
-#: Fixed seed of the hidden cases; each exercise mixes in its own id so cases differ between exercises.
+#: Default seed of the hidden cases; each exercise mixes in its own id so cases differ between exercises.
 HIDDEN_SEED: int = 20261122
-N_HIDDEN: int = 4
+#: For a graded term, set this environment variable to a private whole number when running both
+#: ``assign`` and ``grade``/``grade-all``: the hidden inputs then cannot be derived from the public
+#: repository. Use the same value for both, or nbgrader's own hidden blocks will test other inputs.
+HIDDEN_SEED_ENV: str = "AUTOGRADER_HIDDEN_SEED"
+
+def hidden_seed() -> int:
+    """The seed of the hidden cases: ``$AUTOGRADER_HIDDEN_SEED`` if set, else :data:`HIDDEN_SEED`."""
+    value = os.environ.get(HIDDEN_SEED_ENV, "").strip()
+    if not value:
+        return HIDDEN_SEED
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{HIDDEN_SEED_ENV} must be a whole number, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -45,8 +59,9 @@ class Spec:
         """The public cases' arguments."""
         return [tuple(a) for a in self.public()]
 
-    def hidden_args(self, seed: int = HIDDEN_SEED) -> list[Args]:
-        """The hidden cases' arguments, the same for the same seed."""
+    def hidden_args(self, seed: int | None = None) -> list[Args]:
+        """The hidden cases' arguments, the same for the same seed (default: :func:`hidden_seed`)."""
+        seed = hidden_seed() if seed is None else seed
         gen = torch.Generator().manual_seed(seed + sum(map(ord, self.id)))
         return [tuple(a) for a in self.hidden(gen)]
 
@@ -58,6 +73,6 @@ class Spec:
         """``(args, expected)`` for the public cases."""
         return self.expected(self.public_args())
 
-    def hidden_cases(self, seed: int = HIDDEN_SEED) -> list[tuple[Args, Any]]:
+    def hidden_cases(self, seed: int | None = None) -> list[tuple[Args, Any]]:
         """``(args, expected)`` for the hidden cases."""
         return self.expected(self.hidden_args(seed))

@@ -138,3 +138,19 @@ def test_hidden_cases_are_deterministic_and_differ_from_public(ex: chapters.Exer
             except TypeError:
                 same = False
             assert not same, f"{ex.id}: a hidden case equals the public example"
+
+
+def test_a_private_hidden_seed_changes_the_hidden_cases(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An instructor's private seed (for a graded term) gives other, still deterministic, hidden inputs."""
+    from autograder.runtime import compare
+    from autograder.specs import HIDDEN_SEED_ENV
+
+    spec = all_specs()["calc_preds"]
+    default = spec.hidden_args()
+    monkeypatch.setenv(HIDDEN_SEED_ENV, "987654321")
+    private = spec.hidden_args()
+    assert compare(private, spec.hidden_args()) is None
+    assert compare(default, private) is not None
+    monkeypatch.setenv(HIDDEN_SEED_ENV, "not a number")
+    with pytest.raises(ValueError, match=HIDDEN_SEED_ENV):
+        spec.hidden_args()
