@@ -11,8 +11,10 @@ the rendered outputs: the setup cell ran without error, the answered exercise's 
 its tick, and the next exercise's check says "not done yet". Jupyter's "Run All" stops at the first
 cell that raises (the kernel aborts the queue), so the checks after that one are not run; that is
 the front ends' normal behaviour. When nbgrader's lab extension is installed, its "Validate"
-toolbar button must be there too. Screenshots of both front ends are left in the test's temporary
-folder (``pytest --basetemp=DIR`` keeps them somewhere known).
+toolbar button must be there too. Screenshots of both front ends (``<front end>.png``, or
+``<front end>-failed.png`` when a test fails) are left in the test's temporary folder
+(``pytest --basetemp=DIR`` keeps them somewhere known). Each front end gets its own server, page and
+browser context; the one Chromium is shared. Takes about 45 s.
 
 Outside CI (``CI`` not ``true``) the tests are skipped when ``/usr/bin/chromium`` is missing, with
 the command that installs it; in CI they fail instead.
@@ -20,6 +22,7 @@ the command that installs it; in CI they fail instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -73,7 +76,7 @@ UPSTREAM_PAGE_ERRORS = [("reading 'schema'", "/static/notebook/notebook_core.")]
 
 @dataclass(frozen=True)
 class FrontEnd:
-    """A Jupyter front end: its name, where it opens a notebook, and its screenshot's name."""
+    """A Jupyter front end: its name (also its folder and screenshot name) and where it opens a notebook."""
 
     name: str
     url_prefix: str
@@ -363,7 +366,8 @@ def test_release_notebook_runs_its_public_checks_in_the_front_end(
                 f"{front_end.name}: nbgrader's Validate button is not in the notebook toolbar"
         assert not errors, f"{front_end.name}: uncaught errors in the page:\n" + "\n".join(errors)
     except BaseException:
-        page.screenshot(path=str(server.root.parent / f"{front_end.name}-failed.png"))
+        with contextlib.suppress(Exception):  # the screenshot helps; its own failure must not hide the first
+            page.screenshot(path=str(server.root.parent / f"{front_end.name}-failed.png"))
         raise
     finally:
         page.close()
