@@ -1,11 +1,14 @@
 """Shared test set-up: a fast, reproducible hypothesis profile and the two published data splits.
 
-Keep this file small and generic; fixtures used by one test file belong in that file.
+Keep this file small and generic; fixtures used by one test file belong in that file. The Chromium
+set-up is here because two files drive the browser (the built site, and the students' front ends).
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import settings
@@ -37,3 +40,38 @@ def line_c_split() -> Split:
 def line_c_baselines(line_c_split: Split) -> Baselines:
     """Validation accuracies of the default baselines on line C's split (fitted once: LightGBM is slow)."""
     return baseline_accuracies(*line_c_split)
+
+
+# --- the real browser of the `browser` tests (Debian's Chromium, driven by Playwright) -------------
+
+#: Where Debian's ``chromium`` package puts the browser; Playwright's own download is never used.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_INSTALL_HINT = "install it with: sudo apt-get update && sudo apt-get install -y chromium"
+#: Headless, and quiet on a machine without internet: no background requests, no first-run pages.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium; its absence fails in CI and skips elsewhere, saying how to install it."""
+    if CHROMIUM.is_file():
+        return CHROMIUM
+    message = f"the browser tests need Chromium at {CHROMIUM}; {CHROMIUM_INSTALL_HINT}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def is_local_url(url: str, base_url: str) -> bool:
+    """Whether a URL is served by the test's own local server (or is inline data): others are blocked."""
+    return url.startswith(base_url) or urlsplit(url).scheme in {"data", "blob", "about"}
+
+
+@pytest.fixture(scope="session")
+def playwright(chromium: Path):
+    """The one Playwright of the session: its sync API allows a single running instance per thread."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw

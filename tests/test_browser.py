@@ -12,42 +12,26 @@ the command that installs it; in CI they fail instead.
 from __future__ import annotations
 
 import functools
-import os
 import tempfile
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
+from conftest import CHROMIUM_ARGS, is_local_url
 
 from autograder import book, chapters
 from solutions.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-INSTALL_HINT = "install it with: sudo apt-get update && sudo apt-get install -y chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 HOST = "127.0.0.1"
 #: A word the search page must find, and the page it must find it in.
 SEARCH_TERM, SEARCH_PAGE = "sigmoid", "chapters/ch3_sigmoid"
 TIMEOUT_MS = 30_000
 
 DOCNAMES = book.toc_docnames(PROJECT_ROOT / book.TOC_NAME)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    """Debian's Chromium; its absence fails in CI and skips elsewhere, saying how to install it."""
-    if CHROMIUM.is_file():
-        return CHROMIUM
-    message = f"the browser tests need Chromium at {CHROMIUM}; {INSTALL_HINT}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -73,26 +57,19 @@ def base_url() -> Iterator[str]:
         thread.join()
 
 
-@pytest.fixture(scope="session")
-def browser_context(chromium: Path, base_url: str):
+@pytest.fixture(scope="module")
+def browser_context(playwright, chromium: Path, base_url: str):
     """A Chromium with a new empty profile; requests to other hosts are aborted."""
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory(prefix="course-chromium-") as profile, sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
+    with tempfile.TemporaryDirectory(prefix="course-chromium-") as profile:
+        context = playwright.chromium.launch_persistent_context(
             profile, executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
         context.set_default_timeout(TIMEOUT_MS)
-        context.route("**/*", lambda route: route.continue_() if _is_ours(route.request.url, base_url)
+        context.route("**/*", lambda route: route.continue_() if is_local_url(route.request.url, base_url)
                       else route.abort())
         try:
             yield context
         finally:
             context.close()
-
-
-def _is_ours(url: str, base_url: str) -> bool:
-    """Whether a URL is served by our local server (or is inline data)."""
-    return url.startswith(base_url) or urlsplit(url).scheme in {"data", "blob", "about"}
 
 
 class _Problems:
@@ -103,13 +80,13 @@ class _Problems:
         page.on("console", lambda msg: self._console(msg, base_url))
         page.on("pageerror", lambda err: self.items.append(f"uncaught: {err}"))
         page.on("requestfailed", lambda req: self.items.append(f"failed request: {req.url} ({req.failure})")
-                if _is_ours(req.url, base_url) else None)
+                if is_local_url(req.url, base_url) else None)
 
     def _console(self, msg, base_url: str) -> None:
         if msg.type != "error":
             return
         where = (msg.location or {}).get("url", "")
-        if "net::ERR_FAILED" in msg.text and not _is_ours(where, base_url):
+        if "net::ERR_FAILED" in msg.text and not is_local_url(where, base_url):
             return  # an external request we blocked
         self.items.append(f"console error: {msg.text} (at {where})")
 

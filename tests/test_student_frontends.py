@@ -36,20 +36,17 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import nbformat
 import pytest
+from conftest import CHROMIUM_ARGS, is_local_url
 
 from autograder.assign import CHECK_PREFIX, SETUP_CODE_ID
 from autograder.chapters import BEGIN_SOLUTION, END_SOLUTION
 
 pytestmark = [pytest.mark.browser, pytest.mark.grading]
 
-CHROMIUM = Path("/usr/bin/chromium")
-INSTALL_HINT = "install it with: sudo apt-get update && sudo apt-get install -y chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 HOST = "127.0.0.1"
 TOKEN = "course-frontend-test-token"
 ASSIGNMENT = "ch2_gradient_descent"
@@ -117,17 +114,6 @@ class Server:
 
 
 # --- fixtures --------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    """Debian's Chromium; its absence fails in CI and skips elsewhere, saying how to install it."""
-    if CHROMIUM.is_file():
-        return CHROMIUM
-    message = f"the student front-end tests need Chromium at {CHROMIUM}; {INSTALL_HINT}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
 
 def answered(release: nbformat.NotebookNode, source: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
     """A copy of the release notebook whose ``grade_id`` cell holds the source notebook's solution.
@@ -248,16 +234,13 @@ def _stop(process: subprocess.Popen, server: Server) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser(chromium: Path):
+def browser(playwright, chromium: Path):
     """One headless Chromium for both front ends (Playwright gives it a new, empty profile)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    browser = playwright.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @pytest.fixture()
@@ -265,17 +248,12 @@ def browser_context(browser, server: Server):
     """A new browser context (no cookies or storage of the other front end); other hosts are aborted."""
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(TIMEOUT_MS)
-    context.route("**/*", lambda route: route.continue_() if _is_ours(route.request.url, server.base_url)
+    context.route("**/*", lambda route: route.continue_() if is_local_url(route.request.url, server.base_url)
                   else route.abort())
     try:
         yield context
     finally:
         context.close()
-
-
-def _is_ours(url: str, base_url: str) -> bool:
-    """Whether a URL is served by our Jupyter server (or is inline data)."""
-    return url.startswith(base_url) or urlsplit(url).scheme in {"data", "blob", "about"}
 
 
 def nbgrader_labextension_installed() -> bool:
