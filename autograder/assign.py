@@ -139,7 +139,9 @@ def intro_source(title: str) -> str:
             "`raise NotImplementedError()` in the cell below it with your code. Keep the function's "
             "name and signature.\n"
             "3. Run the check cell after it: it prints a tick when your function gives the expected "
-            "result on the public examples, and says what differs otherwise.\n"
+            "result on the public examples, and says what differs otherwise. A failing check stops "
+            "*Run All* there (Jupyter stops at the first error): fix it, or run the later cells one "
+            "by one.\n"
             "4. Save the notebook and submit it. The grader runs the same checks and more cases, "
             "so a function that only fits the examples will lose points.\n")
 
