@@ -59,6 +59,10 @@ class Difference(str):
 class CheckFailed(AssertionError):
     """A check found a difference; the message says what differed, in terms a student can act on."""
 
+    def _render_traceback_(self):
+        """How IPython shows a failed check: the reason alone, without the checking code's frames."""
+        return [f"\x1b[0;31mCheckFailed\x1b[0m: {self}"]
+
 
 def _clone(value):
     """A deep copy of a case's arguments, so that no call can change another call's inputs."""
