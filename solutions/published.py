@@ -43,3 +43,46 @@ LINE_C_LOGISTIC_ACCURACY: float = 0.782123
 LINE_C_LIGHTGBM_ACCURACY: float = 0.849162
 #: Decimal places line C's accuracies are compared to.
 LINE_C_ACCURACY_PLACES: int = 6
+
+
+# --- how each line F figure is computed: one recipe, used by the tests and the book's checks ------
+
+from collections.abc import Callable  # noqa: E402  (kept beside the recipes they type)
+from typing import NamedTuple  # noqa: E402
+
+from solutions.ch1_titanic import Split, line_f_data  # noqa: E402
+from solutions.ch2_gradient_descent import (  # noqa: E402
+    LINEAR_EPOCHS, LINEAR_LR, TrainResult, accuracy, calc_preds, init_coeffs, train_model)
+from solutions.ch3_sigmoid import SIGMOID_EPOCHS, SIGMOID_LR, calc_preds_sigmoid  # noqa: E402
+from solutions.ch4_matrix import MATRIX_EPOCHS, MATRIX_LR, calc_preds_matrix, init_coeffs_matrix  # noqa: E402
+from solutions.ch5_neural_net import NN_EPOCHS, NN_LR, NN_SLOW_LR, calc_preds_nn, init_coeffs_nn  # noqa: E402
+from solutions.ch6_deep import DEEP_EPOCHS, DEEP_LR, calc_preds_deep, init_coeffs_deep  # noqa: E402
+
+
+class LineFRecipe(NamedTuple):
+    """One line F training run: schedule, model, and whether targets are a column (matrix models)."""
+
+    epochs: int
+    lr: float
+    init: Callable
+    predict: Callable
+    column: bool
+
+
+LINE_F_RECIPES: dict[str, LineFRecipe] = {
+    "linear": LineFRecipe(LINEAR_EPOCHS, LINEAR_LR, init_coeffs, calc_preds, False),
+    "sigmoid": LineFRecipe(SIGMOID_EPOCHS, SIGMOID_LR, init_coeffs, calc_preds_sigmoid, False),
+    "matrix": LineFRecipe(MATRIX_EPOCHS, MATRIX_LR, init_coeffs_matrix, calc_preds_matrix, True),
+    "nn": LineFRecipe(NN_EPOCHS, NN_LR, init_coeffs_nn, calc_preds_nn, True),
+    "nn_slow": LineFRecipe(NN_EPOCHS, NN_SLOW_LR, init_coeffs_nn, calc_preds_nn, True),
+    "deep": LineFRecipe(DEEP_EPOCHS, DEEP_LR, init_coeffs_deep, calc_preds_deep, True),
+}
+
+
+def run_line_f(name: str, split: Split | None = None) -> tuple[TrainResult, float]:
+    """Train line F's model ``name`` with the reference; return the run and its validation accuracy."""
+    r = LINE_F_RECIPES[name]
+    s = split if split is not None else line_f_data()
+    trn_y, val_y = (s.trn_y[:, None], s.val_y[:, None]) if r.column else (s.trn_y, s.val_y)
+    result = train_model(s.trn_x, trn_y, r.epochs, r.lr, init=r.init, predict=r.predict)
+    return result, accuracy(r.predict(result.coeffs, s.val_x), val_y)

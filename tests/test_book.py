@@ -24,12 +24,8 @@ import pytest
 
 from autograder import book, chapters
 from solutions import published
-from solutions.ch1_titanic import line_c_data, line_f_data
-from solutions.ch2_gradient_descent import LINEAR_EPOCHS, LINEAR_LR, accuracy, calc_preds, init_coeffs, train_model
-from solutions.ch3_sigmoid import SIGMOID_EPOCHS, SIGMOID_LR, calc_preds_sigmoid
-from solutions.ch4_matrix import MATRIX_EPOCHS, MATRIX_LR, calc_preds_matrix, init_coeffs_matrix
-from solutions.ch5_neural_net import NN_EPOCHS, NN_LR, calc_preds_nn, init_coeffs_nn
-from solutions.ch6_deep import DEEP_EPOCHS, DEEP_LR, baseline_accuracies, calc_preds_deep, init_coeffs_deep
+from solutions.ch1_titanic import line_c_data
+from solutions.ch6_deep import baseline_accuracies
 from solutions.paths import PROJECT_ROOT
 
 FIXTURE_CHAPTER = Path(__file__).parent / "fixtures" / "book" / "ch0_book_fixture.md"
@@ -284,40 +280,24 @@ def test_no_solutions_site_runs_the_import_and_shows_no_toggle(doc: str, bare_si
 # Published figures: glued by the chapters, computed again here with the reference package
 
 
-def _line_f_accuracy(epochs: int, lr: float, init: Callable, predict: Callable, column: bool) -> float:
-    """Validation accuracy of one line F model trained with the reference ``train_model``."""
-    d = line_f_data()
-    trn_y, val_y = (d.trn_y[:, None], d.val_y[:, None]) if column else (d.trn_y, d.val_y)
-    run = train_model(d.trn_x, trn_y, epochs, lr, init=init, predict=predict)
-    return accuracy(predict(run.coeffs, d.val_x), val_y)
-
-
 @functools.cache
 def _line_c_baselines():
     return baseline_accuracies(*line_c_data())
 
 
-def _first_losses(n: int, column: bool, **model) -> list[float]:
-    """The first ``n`` training losses of one line F model trained with the reference ``train_model``."""
-    d = line_f_data()
-    return train_model(d.trn_x, d.trn_y[:, None] if column else d.trn_y, **model).losses[:n]
+def _first_losses(n: int, name: str) -> list[float]:
+    """The first ``n`` training losses of line F's model ``name``, trained with the reference."""
+    return published.run_line_f(name)[0].losses[:n]
 
 
 _F, _C = published.LINE_F_ACCURACY_PLACES, published.LINE_C_ACCURACY_PLACES
 #: Glue name -> (the reference's value, the published figure, decimal places the figure is given to).
 FIGURES: dict[str, tuple[Callable[[], object], object, int]] = {
-    "line_f_linear_accuracy": (lambda: _line_f_accuracy(LINEAR_EPOCHS, LINEAR_LR, init_coeffs, calc_preds, False),
-                               published.LINE_F_LINEAR_ACCURACY, _F),
-    "line_f_sigmoid_accuracy": (lambda: _line_f_accuracy(SIGMOID_EPOCHS, SIGMOID_LR, init_coeffs,
-                                                         calc_preds_sigmoid, False),
-                                published.LINE_F_SIGMOID_ACCURACY, _F),
-    "line_f_matrix_accuracy": (lambda: _line_f_accuracy(MATRIX_EPOCHS, MATRIX_LR, init_coeffs_matrix,
-                                                        calc_preds_matrix, True),
-                               published.LINE_F_MATRIX_ACCURACY, _F),
-    "line_f_nn_accuracy": (lambda: _line_f_accuracy(NN_EPOCHS, NN_LR, init_coeffs_nn, calc_preds_nn, True),
-                           published.LINE_F_NN_ACCURACY, _F),
-    "line_f_deep_accuracy": (lambda: _line_f_accuracy(DEEP_EPOCHS, DEEP_LR, init_coeffs_deep, calc_preds_deep, True),
-                             published.LINE_F_DEEP_ACCURACY, _F),
+    "line_f_linear_accuracy": (lambda: published.run_line_f("linear")[1], published.LINE_F_LINEAR_ACCURACY, _F),
+    "line_f_sigmoid_accuracy": (lambda: published.run_line_f("sigmoid")[1], published.LINE_F_SIGMOID_ACCURACY, _F),
+    "line_f_matrix_accuracy": (lambda: published.run_line_f("matrix")[1], published.LINE_F_MATRIX_ACCURACY, _F),
+    "line_f_nn_accuracy": (lambda: published.run_line_f("nn")[1], published.LINE_F_NN_ACCURACY, _F),
+    "line_f_deep_accuracy": (lambda: published.run_line_f("deep")[1], published.LINE_F_DEEP_ACCURACY, _F),
     "line_c_logistic_accuracy": (lambda: _line_c_baselines().logistic_regression,
                                  published.LINE_C_LOGISTIC_ACCURACY, _C),
     "line_c_lightgbm_accuracy": (lambda: _line_c_baselines().lightgbm, published.LINE_C_LIGHTGBM_ACCURACY, _C),
@@ -346,16 +326,15 @@ def test_two_builds_give_the_same_numbers(site: Path, bare_site: Path) -> None:
 
 @pytest.mark.book
 @pytest.mark.parametrize("name, published_losses, model", [
-    ("line_f_linear_first_losses", published.LINE_F_LINEAR_FIRST_LOSSES, {"column": False}),
-    ("line_f_nn_first_losses", published.LINE_F_NN_FIRST_LOSSES,
-     {"column": True, "epochs": NN_EPOCHS, "lr": NN_LR, "init": init_coeffs_nn, "predict": calc_preds_nn}),
+    ("line_f_linear_first_losses", published.LINE_F_LINEAR_FIRST_LOSSES, "linear"),
+    ("line_f_nn_first_losses", published.LINE_F_NN_FIRST_LOSSES, "nn"),
 ])
-def test_glued_first_losses(name: str, published_losses: tuple[float, ...], model: dict, site: Path) -> None:
+def test_glued_first_losses(name: str, published_losses: tuple[float, ...], model: str, site: Path) -> None:
     glued = _all_glued(True)
     assert name in glued, f"no chapter glues {name!r}"
     losses = glued[name]
     assert [round(x, published.LINE_F_LOSS_PLACES) for x in losses] == list(published_losses)
-    assert losses == pytest.approx(_first_losses(len(losses), **model), abs=FIGURE_ABS_TOL)
+    assert losses == pytest.approx(_first_losses(len(losses), model), abs=FIGURE_ABS_TOL)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -7,76 +7,56 @@ must match to six decimals.
 from __future__ import annotations
 
 import pytest
-import torch
 
 from solutions import published as pub
 from solutions.ch1_titanic import Split
-from solutions.ch2_gradient_descent import LINEAR_EPOCHS, LINEAR_LR, TrainResult, accuracy, calc_preds, train_model
-from solutions.ch3_sigmoid import SIGMOID_EPOCHS, SIGMOID_LR, calc_preds_sigmoid
-from solutions.ch4_matrix import MATRIX_EPOCHS, MATRIX_LR, calc_preds_matrix, init_coeffs_matrix
-from solutions.ch5_neural_net import NN_EPOCHS, NN_LR, NN_SLOW_LR, calc_preds_nn, init_coeffs_nn
-from solutions.ch6_deep import DEEP_EPOCHS, DEEP_LR, Baselines, calc_preds_deep, init_coeffs_deep
+from solutions.ch2_gradient_descent import TrainResult
+from solutions.ch6_deep import Baselines
+from solutions.published import run_line_f
 
 
-def rounded_accuracy(preds: torch.Tensor, targets: torch.Tensor) -> float:
-    return round(accuracy(preds, targets), pub.LINE_F_ACCURACY_PLACES)
+def rounded(acc: float) -> float:
+    return round(acc, pub.LINE_F_ACCURACY_PLACES)
 
 
 def rounded_losses(result: TrainResult, count: int) -> tuple[float, ...]:
     return tuple(round(loss, pub.LINE_F_LOSS_PLACES) for loss in result.losses[:count])
 
 
-def columns(split: Split) -> tuple[torch.Tensor, torch.Tensor]:
-    """Training and validation targets as columns, as the matrix models use them."""
-    return split.trn_y[:, None], split.val_y[:, None]
-
-
 @pytest.mark.ch2
 def test_line_f_linear(line_f_split: Split) -> None:
-    s = line_f_split
-    result = train_model(s.trn_x, s.trn_y, LINEAR_EPOCHS, LINEAR_LR)
+    result, acc = run_line_f("linear", line_f_split)
     assert rounded_losses(result, len(pub.LINE_F_LINEAR_FIRST_LOSSES)) == pub.LINE_F_LINEAR_FIRST_LOSSES
-    assert rounded_accuracy(calc_preds(result.coeffs, s.val_x), s.val_y) == pub.LINE_F_LINEAR_ACCURACY
+    assert rounded(acc) == pub.LINE_F_LINEAR_ACCURACY
 
 
 @pytest.mark.ch3
 def test_line_f_sigmoid(line_f_split: Split) -> None:
-    s = line_f_split
-    result = train_model(s.trn_x, s.trn_y, SIGMOID_EPOCHS, SIGMOID_LR, predict=calc_preds_sigmoid)
-    assert rounded_accuracy(calc_preds_sigmoid(result.coeffs, s.val_x), s.val_y) == pub.LINE_F_SIGMOID_ACCURACY
+    assert rounded(run_line_f("sigmoid", line_f_split)[1]) == pub.LINE_F_SIGMOID_ACCURACY
 
 
 @pytest.mark.ch4
 def test_line_f_matrix(line_f_split: Split) -> None:
-    s = line_f_split
-    trn_y, val_y = columns(s)
-    result = train_model(s.trn_x, trn_y, MATRIX_EPOCHS, MATRIX_LR, init=init_coeffs_matrix, predict=calc_preds_matrix)
-    assert rounded_accuracy(calc_preds_matrix(result.coeffs, s.val_x), val_y) == pub.LINE_F_MATRIX_ACCURACY
+    assert rounded(run_line_f("matrix", line_f_split)[1]) == pub.LINE_F_MATRIX_ACCURACY
 
 
 @pytest.fixture(scope="module")
-def nn_runs(line_f_split: Split) -> dict[float, tuple[TrainResult, float]]:
+def nn_runs(line_f_split: Split) -> dict[str, tuple[TrainResult, float]]:
     """The one-hidden-layer network at the published and the slow learning rate: (result, val accuracy)."""
-    s = line_f_split
-    trn_y, val_y = columns(s)
-    runs = {}
-    for lr in (NN_LR, NN_SLOW_LR):
-        result = train_model(s.trn_x, trn_y, NN_EPOCHS, lr, init=init_coeffs_nn, predict=calc_preds_nn)
-        runs[lr] = (result, accuracy(calc_preds_nn(result.coeffs, s.val_x), val_y))
-    return runs
+    return {name: run_line_f(name, line_f_split) for name in ("nn", "nn_slow")}
 
 
 @pytest.mark.ch5
-def test_line_f_one_hidden_layer(nn_runs: dict[float, tuple[TrainResult, float]]) -> None:
-    result, acc = nn_runs[NN_LR]
+def test_line_f_one_hidden_layer(nn_runs: dict[str, tuple[TrainResult, float]]) -> None:
+    result, acc = nn_runs["nn"]
     assert rounded_losses(result, len(pub.LINE_F_NN_FIRST_LOSSES)) == pub.LINE_F_NN_FIRST_LOSSES
-    assert round(acc, pub.LINE_F_ACCURACY_PLACES) == pub.LINE_F_NN_ACCURACY
+    assert rounded(acc) == pub.LINE_F_NN_ACCURACY
 
 
 @pytest.mark.ch5
-def test_line_f_slow_learning_rate_trains_more_slowly(nn_runs: dict[float, tuple[TrainResult, float]]) -> None:
-    fast, fast_acc = nn_runs[NN_LR]
-    slow, slow_acc = nn_runs[NN_SLOW_LR]
+def test_line_f_slow_learning_rate_trains_more_slowly(nn_runs: dict[str, tuple[TrainResult, float]]) -> None:
+    fast, fast_acc = nn_runs["nn"]
+    slow, slow_acc = nn_runs["nn_slow"]
     assert slow.losses[0] == fast.losses[0]  # same start
     assert slow.losses[-1] > fast.losses[-1]
     assert slow_acc < fast_acc
@@ -84,10 +64,7 @@ def test_line_f_slow_learning_rate_trains_more_slowly(nn_runs: dict[float, tuple
 
 @pytest.mark.ch6
 def test_line_f_deep(line_f_split: Split) -> None:
-    s = line_f_split
-    trn_y, val_y = columns(s)
-    result = train_model(s.trn_x, trn_y, DEEP_EPOCHS, DEEP_LR, init=init_coeffs_deep, predict=calc_preds_deep)
-    assert rounded_accuracy(calc_preds_deep(result.coeffs, s.val_x), val_y) == pub.LINE_F_DEEP_ACCURACY
+    assert rounded(run_line_f("deep", line_f_split)[1]) == pub.LINE_F_DEEP_ACCURACY
 
 
 @pytest.mark.ch6
