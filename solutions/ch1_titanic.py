@@ -148,13 +148,23 @@ def split_line_c(
     return Split(trn_x, trn_y, val_x, val_y)
 
 
+def line_f_all_rows(path: str | Path = TITANIC_TRAIN) -> tuple[torch.Tensor, torch.Tensor]:
+    """Line F before the split: all 891 rows, cleaned and max-scaled, and the targets."""
+    x, y = to_tensors(prepare_frame(load_titanic(path)))
+    return scale_by_max(x), y
+
+
+def line_c_all_rows(path: str | Path = TITANIC_TRAIN) -> tuple[torch.Tensor, torch.Tensor]:
+    """Line C before the split: all 891 rows, cleaned and standardised over all rows, and the targets."""
+    x, y = to_tensors(prepare_frame(load_titanic(path)))
+    return standardise(x), y
+
+
 def line_f_data(path: str | Path = TITANIC_TRAIN) -> Split:
     """Line F end to end: load, clean, max-scale, split."""
-    x, y = to_tensors(prepare_frame(load_titanic(path)))
-    return split_line_f(scale_by_max(x), y)
+    return split_line_f(*line_f_all_rows(path))
 
 
 def line_c_data(path: str | Path = TITANIC_TRAIN) -> Split:
     """Line C end to end: load, clean, standardise, split."""
-    x, y = to_tensors(prepare_frame(load_titanic(path)))
-    return split_line_c(standardise(x), y)
+    return split_line_c(*line_c_all_rows(path))

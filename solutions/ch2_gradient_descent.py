@@ -18,6 +18,11 @@ TRAIN_SEED: int = 442
 #: Line F's linear model: 18 epochs at learning rate 0.2.
 LINEAR_EPOCHS: int = 18
 LINEAR_LR: float = 0.2
+#: Line C's linear model: 50 epochs at learning rate 0.2, mean squared error (``torch.nn.MSELoss``).
+LINE_C_LINEAR_EPOCHS: int = 50
+LINE_C_LINEAR_LR: float = 0.2
+#: Line F's first steps (before the split): the learning rate of its one hand-made step.
+FIRST_STEP_LR: float = 0.1
 
 Coeffs = Any  # a tensor, or nested tuples/lists of tensors
 InitFn = Callable[[int], Coeffs]

@@ -7,6 +7,9 @@ import torch
 #: Line F's sigmoid model: 30 epochs at learning rate 100.
 SIGMOID_EPOCHS: int = 30
 SIGMOID_LR: float = 100.0
+#: Line C's sigmoid model: 500 epochs at learning rate 1, still mean squared error.
+LINE_C_SIGMOID_EPOCHS: int = 500
+LINE_C_SIGMOID_LR: float = 1.0
 
 
 def sigmoid(x: torch.Tensor) -> torch.Tensor:

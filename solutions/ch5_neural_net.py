@@ -12,6 +12,9 @@ N_HIDDEN: int = 20
 NN_EPOCHS: int = 30
 NN_LR: float = 20.0
 NN_SLOW_LR: float = 1.4
+#: Line C's network: line F's initialisation, Mish on the hidden layer, MSE, 50 epochs at learning rate 1.
+LINE_C_NN_EPOCHS: int = 50
+LINE_C_NN_LR: float = 1.0
 
 NNCoeffs = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 Activation = Callable[[torch.Tensor], torch.Tensor]
