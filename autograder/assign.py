@@ -9,6 +9,10 @@ nbgrader's layout under the course folder:
   ``generate_assignment`` (which also records the assignment in ``<course>/gradebook.db``);
 - ``<course>/nbgrader_config.py`` (see :mod:`autograder.nbgrader_config`).
 
+nbgrader releases every file of ``source/<name>/`` and ``release/<name>/`` to every student, so
+``assign`` refuses to run when either folder holds anything it did not make (feedback written by a
+grader, a student's copy, notes): it names the files and leaves them alone.
+
 What the notebooks hold is the format in ``docs/AUTHORING.md`` ("Generated notebooks"): the grader
 relies on it. The same commit always gives the same bytes.
 """
@@ -45,6 +49,9 @@ FORMAT: int = 1
 METADATA_KEY: str = "autograder"
 #: nbgrader's cell metadata schema version (nbgrader 0.9).
 NBGRADER_SCHEMA: int = 3
+#: Cell metadata that collapses a code cell's source in JupyterLab and Notebook 7 (the setup cell's:
+#: a student sees the "how to work" cell and then the first task, not the check runtime).
+HIDDEN_SOURCE: dict = {"jupyter": {"source_hidden": True}}
 #: grade_id of the fixed cells; an exercise's cells are "task_<id>", "<id>" and "check_<id>".
 SETUP_ID: str = "setup"
 SETUP_CODE_ID: str = "setup_code"
@@ -134,7 +141,8 @@ def intro_source(title: str) -> str:
     """The locked first cell: what the assignment is and how to work on it."""
     return (f"# Assignment: {title}\n\n"
             "How to work:\n\n"
-            "1. Run the first code cell (setup). It defines `check` and the public examples.\n"
+            "1. Run the setup cell below (its code is folded away: click the bar or the three dots to "
+            "unfold it). It defines `check` and the public examples.\n"
             "2. For each exercise, read the task, then replace `# YOUR CODE HERE` and "
             "`raise NotImplementedError()` in the cell below it with your code. Keep the function's "
             "name and signature.\n"
@@ -155,9 +163,9 @@ def _nbgrader(grade_id: str, *, solution: bool = False, grade: bool = False, loc
     return {"nbgrader": meta}
 
 
-def _cell(kind: str, source: str, grade_id: str, **nbgrader) -> nbformat.NotebookNode:
+def _cell(kind: str, source: str, grade_id: str, hidden: bool = False, **nbgrader) -> nbformat.NotebookNode:
     make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
-    cell = make(source=source, metadata=_nbgrader(grade_id, **nbgrader))
+    cell = make(source=source, metadata={**(HIDDEN_SOURCE if hidden else {}), **_nbgrader(grade_id, **nbgrader)})
     cell.id = grade_id.replace(".", "-")[:64]
     return cell
 
@@ -172,7 +180,7 @@ def source_notebook(name: str, title: str, exercises: Sequence[Exercise],
     chosen = [specs[e.id] for e in exercises]
     cells = [
         _cell("markdown", intro_source(title), SETUP_ID),
-        _cell("code", setup_source(chosen), SETUP_CODE_ID),
+        _cell("code", setup_source(chosen), SETUP_CODE_ID, hidden=True),
     ]
     for ex, spec in zip(exercises, chosen):
         cells.append(_cell("markdown", ex.task, TASK_PREFIX + ex.id))
@@ -212,6 +220,44 @@ def generate_release(course_dir: Path, name: str) -> Path:
     return release
 
 
+def foreign_files(course_dir: Path, name: str) -> dict[str, list[str]]:
+    """Files in ``source/<name>/`` and ``release/<name>/`` that ``assign`` did not make, per folder.
+
+    ``assign`` makes ``<name>.ipynb`` in each. What nbgrader never copies nor releases (its
+    ``CourseDirectory.ignore`` patterns, such as ``.ipynb_checkpoints``) does not count.
+    """
+    from fnmatch import fnmatch
+
+    from nbgrader.coursedir import CourseDirectory
+
+    ignore = CourseDirectory().ignore
+    found = {}
+    for step in ("source", "release"):
+        folder = course_dir / step / name
+        if not folder.is_dir():
+            continue
+        extra = []
+        for path in sorted(folder.rglob("*")):
+            rel = path.relative_to(folder)
+            if any(fnmatch(part, pattern) for part in rel.parts for pattern in ignore):
+                continue
+            if path.is_symlink() or (path.is_file() and rel.as_posix() != f"{name}.ipynb"):
+                extra.append(rel.as_posix())
+        if extra:
+            found[f"{step}/{name}"] = extra
+    return found
+
+
+def refuse_foreign_files(course_dir: Path, names: Sequence[str]) -> None:
+    """Stop, before writing anything, if an assignment's folders hold files that nbgrader would release."""
+    found = {folder: files for name in names for folder, files in foreign_files(course_dir, name).items()}
+    if found:
+        listing = "; ".join(f"{course_dir / folder}: {', '.join(files)}" for folder, files in found.items())
+        raise CourseError(f"not generating: nbgrader would release these files, which assign did not make, to "
+                          f"every student: {listing}. Move them out of {course_dir} (feedback belongs in "
+                          f"{course_dir / 'feedback'}) and run assign again")
+
+
 def known_assignments(chapters_dir: Path = CHAPTERS_DIR) -> dict[str, Path]:
     """Every assignment name (chapter file stem) and its chapter file, in chapter order."""
     return {p.stem: p for p in chapter_paths(chapters_dir)}
@@ -228,10 +274,12 @@ def assign(names: Sequence[str], course_dir: Path, chapters_dir: Path = CHAPTERS
     if not known:
         raise CourseError(f"no chapters in {chapters_dir}")
     course_dir = Path(course_dir).resolve()
+    names = list(names or known)
+    refuse_foreign_files(course_dir, names)
     write_config(course_dir, exchange_root)
     specs = all_specs()
     releases = []
-    for name in names or list(known):
+    for name in names:
         nb = read_chapter(known[name])
         exercises = find_exercises(nb, name)
         if not exercises:

@@ -15,7 +15,12 @@ Expanding an exercise (see ``docs/AUTHORING.md``) turns its solution cell,
    (:meth:`autograder.chapters.Exercise.reference_source`), tagged ``hide-input`` so that it sits
    behind a "Show solution" toggle; it is executed, so the code the page shows is the code that runs.
 
-The check cell stays where it is and shows its output. Every expanded chapter starts with a removed
+The check cell stays where it is and shows its output. Each chapter with exercises also gets, right
+after its title, a "Do the exercises" box: a download of its student notebook, the nbgrader release
+that ``python -m autograder assign`` makes (no solution in it). The build runs ``assign`` into a
+course folder of its own (``_build/course/``, redone only when the sources change), so the site
+never ships a release older than its chapters, and puts the notebooks in ``_exercises/`` of the
+expanded copy for Sphinx's download role. Every expanded chapter starts with a removed
 cell ``from __future__ import annotations``: IPython keeps a cell's ``__future__`` flags for the
 cells after it, so annotations in the reference sources are never evaluated and may name anything,
 as in the release notebooks.
@@ -31,7 +36,9 @@ solutions, the autograder, the data, the config and the lock file), nothing is d
 in the expanded copy are written only when their content changed, and the site is mirrored to its
 output the same way, so Sphinx reads and the cache executes only what changed. After
 Sphinx, each chapter's executed notebook (``jupyter_execute/`` and the page's .ipynb download) is
-rewritten with its outputs from the cache: MyST-NB 1.4 writes it without outputs on a cache hit.
+rewritten with its outputs from the cache (MyST-NB 1.4 writes it without outputs on a cache hit),
+and with a first cell that says what it needs to run: the course's repository (named once, in
+``_config.yml``), since its code imports the course's packages.
 Builds in one build folder take turns (a file lock), since they share the execution cache.
 """
 
@@ -56,7 +63,7 @@ import jupytext
 import nbformat
 import yaml
 
-from autograder import chapters
+from autograder import assign, chapters
 from autograder.cli import CourseError
 from solutions.paths import PROJECT_ROOT
 
@@ -100,6 +107,17 @@ FUTURE_KEY = "future_annotations"
 SHOW_SOLUTION = "Show solution"
 HIDE_SOLUTION = "Hide solution"
 STUB_INTRO = "You start from this stub:"
+#: Folder of the expanded copy that holds the student notebooks (excluded from pages in _config.yml).
+EXERCISES_DIR_NAME = "_exercises"
+#: The nbgrader course folder, inside the build folder, where the build runs ``assign`` for them.
+RELEASES_COURSE_NAME = "course"
+#: Written into that folder: the sources' digest the releases there were made from.
+RELEASES_STAMP = ".book-releases.json"
+#: The title of the box that links a chapter's student notebook, and the metadata key of its cell.
+DO_EXERCISES = "Do the exercises"
+EXERCISES_KEY = "exercises_download"
+#: The metadata key of the first cell of a chapter's .ipynb download (what it needs to run).
+DOWNLOAD_NOTE_KEY = "download_note"
 
 
 @dataclass(frozen=True)
@@ -223,6 +241,25 @@ def expand_notebook(nb: nbformat.NotebookNode, chapter: str, with_solutions: boo
     return out
 
 
+def exercises_cell(name: str) -> nbformat.NotebookNode:
+    """The "Do the exercises" box of a chapter: a download of its student notebook ``name``.ipynb."""
+    text = (f":::{{admonition}} {DO_EXERCISES}\n:class: tip\n\n"
+            f"{{download}}`Download the student notebook {name}.ipynb </{EXERCISES_DIR_NAME}/{name}.ipynb>`: "
+            f"this chapter's exercises, each with its task, the stub you fill in and its public checks "
+            f"(no solution). Open it in JupyterLab or Notebook 7 and follow its first cell. It needs Python "
+            f"with `torch`, `numpy` and `pandas`, nothing else of the course.\n:::")
+    return nbformat.v4.new_markdown_cell(text, metadata={EXERCISES_KEY: name})
+
+
+def with_exercises_download(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    """The expanded chapter with its "Do the exercises" box after the title cell (first level-1 heading)."""
+    titled = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and re.search(r"^# ", c.source, re.M)]
+    at = titled[0] + 1 if titled else 0
+    out = copy.copy(nb)
+    out.cells = nb.cells[:at] + [exercises_cell(name)] + nb.cells[at:]
+    return out
+
+
 def _to_myst(nb: nbformat.NotebookNode, where: str, verified: bytes | None = None) -> str:
     """The notebook as MyST Markdown text, checked to read back with the same cells.
 
@@ -264,11 +301,52 @@ def is_notebook(path: Path) -> bool:
     return isinstance(header, dict) and "kernelspec" in header
 
 
-def book_sources(root: Path, with_solutions: bool, previous: Path | None = None) -> dict[str, bytes]:
+def exercise_chapters(root: Path) -> list[str]:
+    """The chapters of the table of contents that have exercises (their names, as ``assign`` knows them)."""
+    names = []
+    for docname in toc_docnames(root / TOC_NAME):
+        path = root / f"{docname}.md"
+        if path.parent == root / "chapters" and path.is_file() and is_notebook(path):
+            try:
+                if chapters.load_exercises(path):
+                    names.append(path.stem)
+            except chapters.ChapterError as err:
+                raise CourseError(str(err)) from err
+    return names
+
+
+def student_notebooks(root: Path, build_dir: Path, digest: str) -> dict[str, bytes]:
+    """Each exercise chapter's student notebook (its nbgrader release), made by ``assign`` in the build folder.
+
+    ``assign`` runs only when the sources' ``digest`` differs from the one the releases there were
+    made from; the notebooks are byte-identical on every run anyway.
+    """
+    course = build_dir / RELEASES_COURSE_NAME
+    names = exercise_chapters(root)
+    stamp = course / RELEASES_STAMP
+    paths = {name: course / "release" / name / f"{name}.ipynb" for name in names}
+    try:
+        current = json.loads(stamp.read_text(encoding="utf-8")) == {"digest": digest, "names": names}
+    except (OSError, ValueError):
+        current = False
+    if not current or not all(p.is_file() for p in paths.values()):
+        stamp.unlink(missing_ok=True)
+        if names:
+            assign.assign(names, course, chapters_dir=root / "chapters")
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps({"digest": digest, "names": names}) + "\n", encoding="utf-8")
+    return {name: path.read_bytes() for name, path in paths.items()}
+
+
+def book_sources(root: Path, with_solutions: bool, previous: Path | None = None,
+                 releases: dict[str, bytes] | None = None) -> dict[str, bytes]:
     """The expanded book: relative path -> content, for the config, the toc and every toc document.
 
     ``previous`` is the folder of the last expansion, whose chapters need no second round-trip check.
+    ``releases`` are the chapters' student notebooks (:func:`student_notebooks`): each goes to
+    ``_exercises/<name>.ipynb``, and its chapter gets the "Do the exercises" box that links it.
     """
+    releases = releases or {}
     files = {}
     for name in (CONFIG_NAME, TOC_NAME):
         if not (root / name).is_file():
@@ -286,6 +364,9 @@ def book_sources(root: Path, with_solutions: bool, previous: Path | None = None)
             nb = expand_notebook(chapters.read_chapter(path), path.stem, with_solutions)
         except chapters.ChapterError as err:
             raise CourseError(str(err)) from err
+        if path.stem in releases:
+            nb = with_exercises_download(nb, path.stem)
+            files[f"{EXERCISES_DIR_NAME}/{path.stem}.ipynb"] = releases[path.stem]
         old = previous / rel if previous else None
         files[rel] = _to_myst(nb, rel, old.read_bytes() if old and old.is_file() else None).encode("utf-8")
     return files
@@ -380,17 +461,45 @@ def run_jupyter_book(site: Site, cache: Path) -> int:
     return int(result)
 
 
+def repository_url(config_file: Path) -> str:
+    """The course's repository, as ``_config.yml`` names it (``repository.url``): the one place it is written."""
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+    url = (config.get("repository") or {}).get("url")
+    if not url:
+        raise CourseError(f"{config_file} names no repository (repository.url)")
+    return str(url).rstrip("/")
+
+
+def download_note(docname: str, title: str, repo: str, has_exercises: bool) -> nbformat.NotebookNode:
+    """The first cell of a chapter's .ipynb download: what the notebook is and what it needs to run."""
+    stem = Path(docname).name
+    text = (f"**About this notebook.** This is the page of the course *{title}* made from "
+            f"`{docname}.md`, with the outputs of the site's build. Its code imports the course's own "
+            f"packages (`solutions`, `autograder`) and reads its data files, so it runs only with the "
+            f"course's repository ({repo}) and environment: clone it, run `python3 dev.py build` once, "
+            f"then start `.venv/bin/jupyter lab` in it and open this notebook or `{docname}.md` (a MyST "
+            f"notebook, opened as one by jupytext). The page's Binder button starts the same without "
+            f"installing anything.")
+    if has_exercises:
+        text += (f"\n\nTo do this chapter's exercises, download the student notebook `{stem}.ipynb` instead "
+                 f"(\"{DO_EXERCISES}\" on the page): it needs only Python with `torch`, `numpy` and `pandas`.")
+    return nbformat.v4.new_markdown_cell(text, metadata={DOWNLOAD_NOTE_KEY: True})
+
+
 def write_executed_notebooks(site: Site, cache: Path) -> list[str]:
     """Write each chapter's executed notebook, outputs taken from the execution cache; return what changed.
 
     MyST-NB 1.4 writes ``jupyter_execute/<doc>.ipynb`` (which the theme copies to ``_sources/`` as the
     page's .ipynb download) without any outputs when it took them from the cache instead of running
-    the notebook. This writes the complete notebook to both places, with cell ids numbered in order so
-    that the same build gives the same bytes. It fails if the cache holds no run of a chapter.
+    the notebook. This writes the complete notebook to both places, with a first cell that says what
+    it needs to run (:func:`download_note`) and cell ids numbered in order so that the same build
+    gives the same bytes. It fails if the cache holds no run of a chapter.
     """
     from jupyter_cache import get_cache
 
     db = get_cache(str(cache))
+    config = yaml.safe_load((site.src / CONFIG_NAME).read_text(encoding="utf-8")) or {}
+    repo = repository_url(site.src / CONFIG_NAME)
     changed = []
     for docname in toc_docnames(site.src / TOC_NAME):
         path = site.src / f"{docname}.md"
@@ -400,6 +509,8 @@ def write_executed_notebooks(site: Site, cache: Path) -> list[str]:
             _, nb = db.merge_match_into_notebook(jupytext.read(path, fmt=MYST_FORMAT))
         except KeyError as err:
             raise CourseError(f"the execution cache {cache} holds no run of {path}") from err
+        has_exercises = (site.src / EXERCISES_DIR_NAME / f"{Path(docname).name}.ipynb").is_file()
+        nb.cells.insert(0, download_note(docname, str(config.get("title", "")), repo, has_exercises))
         for i, cell in enumerate(nb.cells):
             cell.id = f"cell-{i}"
         data = nbformat.writes(nb).encode("utf-8")
@@ -459,7 +570,8 @@ def _build_book(with_solutions: bool, output: Path | None, root: Path, build_dir
     else:
         (site.work / BUILT_STAMP).unlink(missing_ok=True)  # a failed build leaves no claim to be current
         stamp = {"digest": digest, "outputs": [str(site.html.resolve())]}
-        changed = sync_tree(book_sources(root, with_solutions, previous=site.src), site.src)
+        releases = student_notebooks(root, build_dir, digest)
+        changed = sync_tree(book_sources(root, with_solutions, previous=site.src, releases=releases), site.src)
         print(f"book: expanded sources {variant} in {site.src} "
               f"({', '.join(changed) if changed else 'nothing changed'})", flush=True)
         cache = cache or cache_path(root)
