@@ -93,7 +93,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", type=Path, default=None, help="grades CSV, one column per exercise "
                    "(default: <course-dir>/grades-by-exercise.csv)")
     _add_sandbox_options(p)
+    _add_term_parsers(sub)
     return parser
+
+
+# --- after grading: report, export, similarity (autograder/term/) ---------------------------------
+
+
+def _add_term_parsers(sub) -> None:
+    """The instructor's commands after ``grade-all``; they read results/, submitted/ and the gradebook."""
+    course_help = "nbgrader course folder graded by grade-all (default: course/)"
+    p = sub.add_parser("report", help="write the class report (static HTML with plots) to <course-dir>/report/")
+    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR, help=course_help)
+    p.add_argument("--output", type=Path, default=None, help="report folder (default: <course-dir>/report)")
+    p.add_argument("--low", type=float, default=50.0, metavar="PERCENT",
+                   help="a student whose score is below this percentage of an assignment is listed (default 50)")
+
+    p = sub.add_parser("export", help="write the grades for an LMS: Canvas or Moodle grade import CSV, or plain CSV")
+    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR, help=course_help)
+    p.add_argument("--format", choices=("canvas", "moodle", "csv"), default="csv", help="the file's layout")
+    p.add_argument("--output", type=Path, default=None, help="the CSV file (default: <course-dir>/grades-<format>.csv)")
+    p.add_argument("--assignment", action="append", default=None, help="only this assignment (repeatable)")
+    p.add_argument("--by-exercise", action="store_true", help="also one column per exercise")
+    p.add_argument("--missing-as-zero", action="store_true",
+                   help="give 0 to students with no submission (default: leave their cell empty)")
+
+    p = sub.add_parser("similarity", help="compare a class's answer cells (copydetect) and report similar pairs")
+    p.add_argument("assignments", nargs="*", help="assignment names (default: every assignment with submissions)")
+    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR, help=course_help)
+    p.add_argument("--output", type=Path, default=None,
+                   help="report folder (default: <course-dir>/similarity)")
+    p.add_argument("--threshold", type=float, default=None, metavar="FRACTION",
+                   help="report pairs at least this similar, 0 to 1 (default: autograder.term.similarity.THRESHOLD)")
+
+
+def _run_term_command(args: argparse.Namespace) -> int | None:
+    """Run ``report``, ``export`` or ``similarity``; ``None`` for any other command."""
+    if args.command == "report":
+        from autograder.term import report
+        return report.report_main(args)
+    if args.command == "export":
+        from autograder.term import export
+        return export.export_main(args)
+    if args.command == "similarity":
+        from autograder.term import similarity
+        return similarity.similarity_main(args)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "grade-all":
             from autograder import grade
             return grade.grade_all_main(args)
+        status = _run_term_command(args)
+        if status is not None:
+            return status
     except CourseError as err:
         print(f"autograder {args.command}: error: {err}", file=sys.stderr)
         return 2
