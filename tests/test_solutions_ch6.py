@@ -104,3 +104,39 @@ def test_improvement_over(reference: float, value: float) -> None:
     assert ch6.improvement_over(reference, 2 * reference) == pytest.approx(100)
     got = ch6.improvement_over(reference, value)
     assert reference * (1 + got / 100) == pytest.approx(value, abs=1e-9)
+
+
+@given(st.lists(st.integers(1, 6), max_size=3), st.integers(1, 5), st.integers(0, 2**16))
+def test_published_calc_preds_applies_no_activation(hiddens: list[int], n_in: int, seed: int) -> None:
+    """The write-up's printed ``calc_preds`` (Mish line after the loop) is the deep net with no activation."""
+    torch.manual_seed(seed)
+    coeffs = ch6.init_coeffs_deep(n_in, hiddens)
+    x = torch.randn(7, n_in)
+    with torch.no_grad():
+        torch.testing.assert_close(ch6.calc_preds_deep_as_published(coeffs, x),
+                                   ch6.calc_preds_deep(coeffs, x, lambda t: t))
+        if hiddens:  # with a hidden layer, Mish inside the loop is a different model
+            assert not torch.allclose(ch6.calc_preds_deep_as_published(coeffs, x),
+                                      ch6.calc_preds_deep(coeffs, x, F.mish), atol=1e-7)
+
+
+@given(st.lists(st.integers(1, 6), max_size=3), st.integers(1, 5), st.integers(0, 2**16))
+def test_collapse_linear_layers_is_the_product_of_the_layers(hiddens: list[int], n_in: int, seed: int) -> None:
+    """Multiplied out in float64 by numpy, layer by layer: the same weight, bias and predictions."""
+    torch.manual_seed(seed)
+    layers, consts = ch6.init_coeffs_deep(n_in, hiddens)
+    weight, bias = ch6.collapse_linear_layers((layers, consts))
+    assert weight.shape == (n_in, 1) and bias.shape == (1,) and not weight.requires_grad
+    # affine maps compose: [x 1] @ [[W, 0], [c, 1]] per layer, in homogeneous coordinates
+    total = np.eye(n_in + 1)
+    for w, c in zip(layers, consts):
+        w64 = w.detach().double().numpy()
+        step = np.zeros((w64.shape[0] + 1, w64.shape[1] + 1))
+        step[:-1, :-1], step[-1, :-1], step[-1, -1] = w64, float(c.detach()), 1.0
+        total = total @ step
+    np.testing.assert_allclose(weight.double().numpy(), total[:-1, :-1], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(bias.double().numpy(), total[-1, :-1], rtol=1e-4, atol=1e-6)
+    x = torch.randn(9, n_in)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.sigmoid(x @ weight + bias), ch6.calc_preds_deep_as_published((layers, consts), x),
+                                   rtol=1e-4, atol=1e-5)
