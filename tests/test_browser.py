@@ -2,8 +2,9 @@
 
 The site with solutions (``_build/html``, built first if it is not current) is served on 127.0.0.1
 and every page is opened in Chromium from Debian's ``chromium`` package, with a new empty profile.
-Requests to other hosts (the MathJax CDN, the launch buttons' sites) are blocked, as they are on
-the build machines; their failures are not errors of ours.
+Every request that leaves the site is blocked and is an error: a page must render fully offline
+(its math typeset by the site's own MathJax, see ``autograder/offline_math.py``), and no request
+may fail. The chapter list is opened and closed at a phone's width and at a desktop's.
 
 Outside CI (``CI`` not ``true``) the tests are skipped when ``/usr/bin/chromium`` is missing, with
 the command that installs it; in CI they fail instead.
@@ -12,6 +13,7 @@ the command that installs it; in CI they fail instead.
 from __future__ import annotations
 
 import functools
+import re
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -30,6 +32,16 @@ HOST = "127.0.0.1"
 #: A word the search page must find, and the page it must find it in.
 SEARCH_TERM, SEARCH_PAGE = "sigmoid", "chapters/ch3_sigmoid"
 TIMEOUT_MS = 30_000
+#: Window sizes of the navigation test: a phone (the chapter list is a drawer) and a desktop (a sidebar).
+PHONE, DESKTOP = {"width": 400, "height": 860}, {"width": 1400, "height": 900}
+#: True once MathJax has typeset the page (its start-up promise resolved), or at once without math.
+_MATH_DONE_JS = """() => !document.querySelector('.math')
+  || (window.MathJax && MathJax.startup && MathJax.startup.promise
+      && MathJax.startup.promise.then(() => true))"""
+#: Every math element of the page: its TeX source untypeset, or a TeX error, as text.
+_UNTYPESET_MATH_JS = """() => Array.from(document.querySelectorAll('.math'))
+  .filter(el => !el.querySelector('mjx-container') || el.querySelector('mjx-merror'))
+  .map(el => el.textContent.trim().slice(0, 80))"""
 
 DOCNAMES = book.toc_docnames(PROJECT_ROOT / book.TOC_NAME)
 
@@ -59,7 +71,7 @@ def base_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser_context(playwright, chromium: Path, base_url: str):
-    """A Chromium with a new empty profile; requests to other hosts are aborted."""
+    """A Chromium with a new empty profile; requests to other hosts are aborted (and reported by _Problems)."""
     with tempfile.TemporaryDirectory(prefix="course-chromium-") as profile:
         context = playwright.chromium.launch_persistent_context(
             profile, executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
@@ -73,22 +85,21 @@ def browser_context(playwright, chromium: Path, base_url: str):
 
 
 class _Problems:
-    """Console errors, uncaught exceptions and failed requests of our own pages."""
+    """Console errors, uncaught exceptions, requests that leave the site and failed requests of a page."""
 
     def __init__(self, page, base_url: str) -> None:
         self.items: list[str] = []
-        page.on("console", lambda msg: self._console(msg, base_url))
+        page.on("console", self._console)
         page.on("pageerror", lambda err: self.items.append(f"uncaught: {err}"))
-        page.on("requestfailed", lambda req: self.items.append(f"failed request: {req.url} ({req.failure})")
-                if is_local_url(req.url, base_url) else None)
+        page.on("request", lambda req: None if is_local_url(req.url, base_url)
+                else self.items.append(f"request leaving the site (blocked): {req.url}"))
+        page.on("requestfailed", lambda req: self.items.append(f"failed request: {req.url} ({req.failure})"))
+        page.on("response", lambda res: self.items.append(f"HTTP {res.status}: {res.url}") if res.status >= 400
+                else None)
 
-    def _console(self, msg, base_url: str) -> None:
-        if msg.type != "error":
-            return
-        where = (msg.location or {}).get("url", "")
-        if "net::ERR_FAILED" in msg.text and not is_local_url(where, base_url):
-            return  # an external request we blocked
-        self.items.append(f"console error: {msg.text} (at {where})")
+    def _console(self, msg) -> None:
+        if msg.type == "error":
+            self.items.append(f"console error: {msg.text} (at {(msg.location or {}).get('url', '')})")
 
 
 @pytest.fixture()
@@ -117,6 +128,9 @@ def test_page_renders_with_outputs_figures_and_working_solution_toggles(page, ba
         assert images, f"{docname}: no figure in any output"
         broken = [src for src, width in images if width == 0]
         assert not broken, f"{docname}: figures that did not load: {broken}"
+    page.wait_for_function(_MATH_DONE_JS)
+    untypeset = page.evaluate(_UNTYPESET_MATH_JS)
+    assert not untypeset, f"{docname}: math not typeset (raw TeX or a TeX error): {untypeset}"
     toggles = page.locator("details.hide.above-input", has_text=book.SHOW_SOLUTION)
     assert toggles.count() == n_exercises, f"{docname}: {toggles.count()} solution toggles, {n_exercises} exercises"
     for i in range(n_exercises):
@@ -135,4 +149,54 @@ def test_search_finds_a_chapter_term(page, base_url: str) -> None:
     results.first.wait_for(state="visible")
     hrefs = [results.nth(i).locator("a").first.get_attribute("href") or "" for i in range(results.count())]
     assert any(SEARCH_PAGE in href for href in hrefs), f"searching {SEARCH_TERM!r} gave {hrefs}"
+    assert not page.problems.items, "\n".join(page.problems.items)
+
+
+def _math_pages(site: Path) -> list[str]:
+    """The pages of the built site that hold math (Sphinx marks each formula with the class ``math``)."""
+    return [d for d in DOCNAMES if 'class="math' in (site / f"{d}.html").read_text(encoding="utf-8")]
+
+
+def test_math_is_typeset_offline(page, base_url: str) -> None:
+    """Every formula is typeset by the site's own MathJax, with every outside request blocked."""
+    pages = _math_pages(book.default_output(True))
+    assert SEARCH_PAGE in pages, f"{SEARCH_PAGE} has no math: the control page of this test is gone"
+    for docname in pages:
+        page.goto(base_url + f"{docname}.html", wait_until="load")
+        page.wait_for_function(_MATH_DONE_JS)
+        n = page.locator(".math mjx-container").count()
+        assert n and n == page.locator(".math").count(), f"{docname}: {n} of {page.locator('.math').count()} typeset"
+        assert not page.evaluate(_UNTYPESET_MATH_JS), f"{docname}: raw TeX or a TeX error"
+    assert not page.problems.items, "\n".join(page.problems.items)
+
+
+def _chapter_link(page, docname: str):
+    """The link to ``docname`` in the chapter list (the primary sidebar, or its drawer on a phone)."""
+    return page.locator(f"nav.bd-docs-nav a.reference.internal[href$='{Path(docname).name}.html']")
+
+
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone-400px", "desktop-1400px"])
+def test_chapter_list_opens_closes_and_navigates(page, base_url: str, size: dict) -> None:
+    """The one menu button shows and hides the chapter list, whose links work; one search box."""
+    start, target = DOCNAMES[1], DOCNAMES[2]
+    page.set_viewport_size(size)
+    page.goto(base_url + f"{start}.html", wait_until="load")
+    menu = page.locator(".primary-toggle")
+    assert menu.count() == 1 and menu.is_visible(), f"{menu.count()} menu buttons, expected one, visible"
+    search = page.locator(".search-button__button:visible")
+    assert search.count() == 1, f"{search.count()} search boxes or buttons shown, expected one"
+    link = _chapter_link(page, target)
+    phone = size is PHONE
+    assert link.is_visible() is not phone, "the chapter list should start closed on a phone, open on a desktop"
+    menu.click()
+    expect_shown = phone
+    link.wait_for(state="visible" if expect_shown else "hidden")
+    if phone:  # a drawer: Escape closes it
+        page.keyboard.press("Escape")
+        link.wait_for(state="hidden")
+    menu.click()
+    link.wait_for(state="visible")
+    link.click()
+    page.wait_for_url(re.compile(re.escape(f"{target}.html")))
+    assert page.locator("article.bd-article h1").first.is_visible()
     assert not page.problems.items, "\n".join(page.problems.items)
