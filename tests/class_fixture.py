@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import random
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -91,6 +92,7 @@ class ClassSpec:
 def make_class(course_dir: Path) -> ClassSpec:
     """Write the class into ``course_dir`` (which must not exist) and return its ground truth."""
     from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
 
     from autograder.gradebook import course_id, db_url
     from autograder.nbgrader_config import ensure_tools_on_path
@@ -141,7 +143,8 @@ def make_class(course_dir: Path) -> ClassSpec:
         (submitted / "timestamp.txt").write_text(spec.times[(sid, chapter)].strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
 
     ensure_tools_on_path()
-    with Gradebook(db_url(course_dir), course_id(course_dir)) as gb:
+    with warnings.catch_warnings(), Gradebook(db_url(course_dir), course_id(course_dir)) as gb:
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush warnings
         for chapter in CHAPTERS:
             gb.update_or_create_assignment(chapter, duedate=DUE[chapter])
         for sid, fields in students.items():
