@@ -175,3 +175,21 @@ def test_line_c_data(line_c_split: ch1.Split) -> None:
     both = torch.cat([line_c_split.trn_x, line_c_split.val_x])
     assert torch.allclose(both.mean(dim=0), torch.zeros(both.shape[1]), atol=1e-5)
     assert torch.allclose(both.std(dim=0), torch.ones(both.shape[1]), atol=1e-5)
+
+
+def test_dummies_stand_in_for_an_intercept_under_max_scaling_only() -> None:
+    """What chapters 1 to 3 teach about the intercept: least squares can rebuild a column of ones from line
+    F's max-scaled columns exactly, and not at all from line C's standardised ones (whose columns all have
+    mean 0, so their best fit to a constant is 0); z(Sex_male) + z(Sex_female) is 0 on every row."""
+    ones = torch.ones(N_ROWS, 1, dtype=torch.float64)
+    x_f, _ = ch1.line_f_all_rows()
+    x_c, _ = ch1.line_c_all_rows()
+    male, female = ch1.FEATURES.index("Sex_male"), ch1.FEATURES.index("Sex_female")
+    assert torch.equal(x_f[:, male] + x_f[:, female], torch.ones(N_ROWS))
+    assert float((x_c[:, male] + x_c[:, female]).abs().max()) < 1e-6
+    # both sets of columns are collinear (Sex_male and Sex_female): a least-squares solver that drops
+    # directions with singular values below rcond (relative) gives the minimum-norm fit
+    fits = [x.double() @ torch.linalg.lstsq(x.double(), ones, rcond=1e-6, driver="gelsd").solution
+            for x in (x_f, x_c)]
+    assert torch.allclose(fits[0], ones, atol=1e-6)
+    assert float(fits[1].abs().max()) < 1e-4
