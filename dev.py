@@ -65,8 +65,10 @@ def ensure_env() -> None:
     STAMP.write_text(digest + "\n")
 
 
-#: Debian packages the tests need: a real browser for the site checks, bubblewrap for the grading sandbox.
-SYSTEM_PACKAGES = {"chromium": "/usr/bin/chromium", "bubblewrap": "/usr/bin/bwrap"}
+#: Debian packages the tests need: a real browser for the site checks, bubblewrap and libseccomp (its
+#: system-call filter) for the grading sandbox.
+SYSTEM_PACKAGES = {"chromium": "/usr/bin/chromium", "bubblewrap": "/usr/bin/bwrap",
+                   "libseccomp2": "/usr/lib/x86_64-linux-gnu/libseccomp.so.2"}
 
 
 def ensure_system_packages() -> None:

@@ -2,19 +2,24 @@
 
 Started by :mod:`autograder.sandbox` as ``python -I _runner.py RESULT_FD`` in a fresh process,
 next to read-only binds of (or beside) ``runtime.py`` and ``wire.py``; it must not import the rest
-of the project, which the sandbox does not contain. It reads its job from stdin in two parts, one
-JSON object each:
+of the project, which the sandbox does not contain. It reads its job from stdin (moved off fd 0, so
+the student's ``input()`` sees an empty stdin) in two parts, one JSON object each:
 
     {"cells": [code, ...], "skip_cells": {index: reason}, "cell_timeout": seconds,
-     "rlimits": {name: value}, "max_message_bytes": n, "too_big": message}      (then a newline)
-    {"calls": [[id, kind, [encoded args, ...]], ...], "skip_cases": [[id, k], ...]}  (then EOF)
+     "rlimits": {name: value}, "max_message_bytes": n, "too_big": message,
+     "calls": [[id, kind, [[k, encoded args], ...]], ...]}          (the public cases; then a newline)
+    {"calls": [[id, kind, [[k, encoded args], ...]], ...]}          (the hidden cases; then EOF)
 
-The grader sends the second part only after this program reports that the cells have run, so the
-cases' arguments are not in the process while the student's cells run. It writes one JSON message
-a line to ``RESULT_FD`` (never stdout, which is the student's): ``ready``, ``cell`` (a cell
-starts), ``cell_error``, ``cells_done``, ``case`` (a case starts), ``result``, ``done``.
-Everything here runs in the student's process, so the grader trusts none of it: the most a student
-can do is choose the outputs reported for their own functions. The comparison happens outside.
+It runs the cells, then the public cases, reports ``public_done`` and only then reads the second
+part: the hidden cases' arguments enter this process after everything it reported verbatim. It
+writes one JSON message a line to ``RESULT_FD`` (never stdout, which is the student's): ``ready``,
+``cell`` (a cell starts), ``cell_error``, ``case`` (a case starts), ``result``, ``public_done``,
+``done``.
+
+Everything here runs in the student's process, so the grader trusts none of it: the student's code
+can write any of these messages itself. The grader's side (:mod:`autograder.sandbox`) makes that
+useless: the comparison happens outside, and from the moment the grader sends the hidden part it
+keeps only the kinds of whatever this process says (see ``docs/DESIGN.md``, "Sandbox and protocol").
 """
 
 from __future__ import annotations
@@ -109,17 +114,17 @@ def main() -> None:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    job = _read_job(job_fd, until_eof=False)  # the cells; the calls come only once the cells have run
+    job = _read_job(job_fd, until_eof=False)  # cells and public cases; the hidden ones come last
 
     main_pid = os.getpid()
-    max_message = int(job["max_message_bytes"])
+    max_message, too_big = int(job["max_message_bytes"]), str(job["too_big"])
 
     def send(msg: dict) -> None:
         if os.getpid() != main_pid:  # a process the student forked got back into this loop
             os._exit(0)
         data = (json.dumps(msg, separators=(",", ":")) + "\n").encode()
         if len(data) > max_message and "value" in msg:  # the grader would refuse it: say so cheaply
-            refusal = {"t": "result", "id": msg["id"], "k": msg["k"], "error": job["too_big"]}
+            refusal = {"t": "result", "id": msg["id"], "k": msg["k"], "error": too_big}
             data = (json.dumps(refusal) + "\n").encode()
         while data:
             data = data[os.write(out_fd, data):]
@@ -164,32 +169,34 @@ def main() -> None:
         if err is not None:
             send({"t": "cell_error", "i": i, "error": describe(err)})
 
-    # Only now do the cases' arguments (hidden ones included) enter this process: no cell could read
-    # them from memory and report them in an error message.
-    send({"t": "cells_done"})
-    second = _read_job(job_fd, until_eof=True)
-    os.close(job_fd)
-    calls = [(ex_id, kind, [wire.decode(a) for a in args]) for ex_id, kind, args in second["calls"]]
-    skip_cases = {(ex_id, k) for ex_id, k in second.get("skip_cases", [])}
     namespace = shell.user_ns
-    for ex_id, kind, args_list in calls:
-        for k, args in enumerate(args_list):
-            if (ex_id, k) in skip_cases:
-                continue
-            send({"t": "case", "id": ex_id, "k": k})
-            msg = {"t": "result", "id": ex_id, "k": k}
-            signal.setitimer(signal.ITIMER_REAL, timeout)
-            try:
-                if ex_id not in namespace:
-                    raise NameError(f"name {ex_id!r} is not defined")
-                msg["value"] = wire.encode(runtime.observe(namespace[ex_id], args, kind))
-            except wire.WireError as err:
-                msg["error"] = str(err)[:MAX_ERROR_CHARS]
-            except BaseException as err:
-                msg["error"] = describe(err)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            send(msg)
+
+    def run_calls(calls: list) -> None:
+        for ex_id, kind, cases in calls:
+            for k, encoded in cases:
+                send({"t": "case", "id": ex_id, "k": k})
+                msg = {"t": "result", "id": ex_id, "k": k}
+                signal.setitimer(signal.ITIMER_REAL, timeout)
+                try:
+                    args = wire.decode(encoded)
+                    if ex_id not in namespace:
+                        raise NameError(f"name {ex_id!r} is not defined")
+                    msg["value"] = wire.encode(runtime.observe(namespace[ex_id], args, kind))
+                except wire.WireError as err:
+                    msg["error"] = str(err)[:MAX_ERROR_CHARS]
+                except BaseException as err:
+                    msg["error"] = describe(err)
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                send(msg)
+
+    run_calls(job["calls"])
+    send({"t": "public_done"})
+    # Only now do the hidden cases' arguments enter this process: whatever it says from here on, the
+    # grader keeps only its kind, never its text.
+    hidden = _read_job(job_fd, until_eof=True)
+    os.close(job_fd)
+    run_calls(hidden["calls"])
     send({"t": "done"})
 
 

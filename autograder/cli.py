@@ -38,6 +38,10 @@ def _add_sandbox_options(p: argparse.ArgumentParser) -> None:
                    help=f"processes and threads the student's code may have (default {d.max_processes})")
     g.add_argument("--max-output-bytes", type=int, default=d.max_output_bytes, metavar="BYTES",
                    help=f"printed output kept; the rest is cut (default {d.max_output_bytes})")
+    from autograder.safe_io import MAX_NOTEBOOK_BYTES
+
+    g.add_argument("--max-notebook-mb", type=float, default=MAX_NOTEBOOK_BYTES / 2**20, metavar="MB",
+                   help=f"largest notebook read; a bigger one is not graded (default {MAX_NOTEBOOK_BYTES / 2**20:g})")
 
 
 def limits_from_args(args: argparse.Namespace):
@@ -79,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignment", default=None, help="assignment name (default: recognised from the notebook)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the result")
     p.add_argument("--feedback", type=Path, default=None,
-                   help="where to write the HTML feedback (default: <notebook>_feedback.html next to it)")
+                   help="where to write the HTML feedback (default: <notebook>_feedback.html next to it, or in "
+                   "<course-dir>/feedback-local/ for a notebook in the course's source/ or release/ folder)")
     p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
                    help="course folder with the source notebooks (made by assign if missing; default: course/)")
     _add_sandbox_options(p)
@@ -161,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         if status is not None:
             return status
     except CourseError as err:
-        print(f"autograder {args.command}: error: {err}", file=sys.stderr)
+        from autograder.safe_io import neutral
+
+        print(f"autograder {args.command}: error: {neutral(str(err))}", file=sys.stderr)
         return 2
     raise AssertionError(f"unhandled command {args.command}")

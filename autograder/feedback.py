@@ -9,13 +9,16 @@ included; see nbgrader issue #917.)
 from __future__ import annotations
 
 import html
+import textwrap
 from typing import TYPE_CHECKING
+
+from autograder.safe_io import neutral
 
 if TYPE_CHECKING:
     from autograder.grade import GradeResult
 
 PASSED, FAILED = "passed", "failed"
-#: Widest reason in the text table; the HTML page shows it whole.
+#: Width the reason column wraps at in the text table (reasons are shown whole, over several lines).
 TABLE_REASON_CHARS = 90
 
 
@@ -24,18 +27,29 @@ def _points(value: float) -> str:
 
 
 def render_table(result: GradeResult) -> str:
-    """A plain-text table: exercise, points, max, passed/failed, one-line reason; then the total."""
+    """A plain-text table: exercise, points, max, passed/failed, reason (wrapped, never cut); the total.
+
+    Every text that came from the submission is neutralised (:func:`autograder.safe_io.neutral`):
+    control characters and escape sequences are shown as visible escapes, so no submission can
+    rewrite what the terminal shows.
+    """
     header = ("exercise", "points", "max", "result", "reason")
-    rows = [(e.id, _points(e.score), _points(e.max_score), PASSED if e.passed else FAILED,
-             e.message if len(e.message) <= TABLE_REASON_CHARS else e.message[:TABLE_REASON_CHARS - 3] + "...")
-            for e in result.exercises]
+    rows = [(neutral(e.id, False), _points(e.score), _points(e.max_score), PASSED if e.passed else FAILED,
+             neutral(e.message, False)) for e in result.exercises]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    lines = [f"{result.assignment}"]
+    indent = " " * (sum(widths) + 2 * 4)
+    lines = [neutral(result.assignment, False)]
     for row in [header, *rows]:
-        lines.append("  ".join(cell.ljust(w) if i != 1 and i != 2 else cell.rjust(w)
-                               for i, (cell, w) in enumerate(zip(row[:4], widths))) + "  " + row[4])
+        left = "  ".join(cell.ljust(w) if i != 1 and i != 2 else cell.rjust(w)
+                         for i, (cell, w) in enumerate(zip(row[:4], widths)))
+        wrapped = textwrap.wrap(row[4], TABLE_REASON_CHARS, break_on_hyphens=False) or [""]
+        lines.append(f"{left}  {wrapped[0]}".rstrip())
+        lines.extend(f"{indent}{more}" for more in wrapped[1:])
     lines.append(f"total: {_points(result.score)} / {_points(result.max_score)}")
-    lines.extend(f"note: {note}" for note in result.notes)
+    for note in result.notes:
+        wrapped = textwrap.wrap(f"note: {neutral(note, False)}", TABLE_REASON_CHARS + 20, break_on_hyphens=False,
+                                subsequent_indent="      ")
+        lines.extend(wrapped)
     return "\n".join(lines)
 
 
@@ -51,7 +65,9 @@ td.points { text-align: right; white-space: nowrap; }
 
 def render_html(result: GradeResult, notebook_name: str) -> str:
     """A self-contained HTML page: per exercise its task title, score and reason; the total; notes."""
-    e = html.escape
+    def e(text: str) -> str:  # escaped for HTML, and no control characters or lone surrogates
+        return html.escape(neutral(text))
+
     rows = "\n".join(
         f'<tr><td><strong>{e(x.title)}</strong><br><code>{e(x.id)}</code></td>'
         f'<td class="points">{_points(x.score)} / {_points(x.max_score)}</td>'

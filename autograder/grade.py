@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import builtins
 import contextlib
 import hashlib
 import json
@@ -50,9 +49,10 @@ from autograder.assign import known_assignments as chapter_assignments
 from autograder.chapters import load_exercises
 from autograder.cli import CourseError, limits_from_args
 from autograder.runtime import Difference
+from autograder import safe_io
+from autograder.safe_io import MAX_NOTEBOOK_BYTES, MAX_TIMESTAMP_BYTES, BadJSON, UnsafeFile, loads_bounded, neutral
+from autograder.sandbox import SAFE_EXCEPTION_NAMES
 
-#: Largest notebook the grader reads; bigger ones are almost always full of outputs.
-MAX_NOTEBOOK_BYTES: int = 20 * 1024 * 1024
 #: Key of the assignment's name in the notebook metadata ``autograder assign`` writes.
 ASSIGNMENT_KEY = "assignment"
 #: nbgrader's course folders.
@@ -78,11 +78,16 @@ NOT_RUN = "not run"
 STARTUP_FAILURE = "the grading process failed to start"
 #: Longest message shown for one exercise (cell errors and public differences can be long).
 MAX_MESSAGE_CHARS = 400
-#: Exception names a hidden case may report: the built-in ones and the sandbox's own. A type defined in
-#: the submission could carry hidden inputs in its name, so those are reported without their name.
-SAFE_EXCEPTION_NAMES = frozenset(
-    name for name, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, BaseException)
-) | {"TimeLimitExceeded", "ProcessDied"}
+#: How a submission that the grader could not read or run starts its message.
+NOT_GRADED = "could not be graded"
+#: Where ``grade`` writes the feedback of a notebook that lies in the course's source or release
+#: folders (which ``nbgrader release_assignment`` ships to students): ``<course>/<this>/``.
+LOCAL_FEEDBACK_DIR = "feedback-local"
+#: Course folders grading never writes into.
+PROTECTED_DIRS = ("source", "release")
+#: What replaces a cell the grader's own parser cannot read (nested too deeply): it fails, alone.
+UNPARSABLE_CELL = ("raise RecursionError('this cell is nested too deeply for the grader to read, "
+                   "so it was not run')\n")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -126,6 +131,9 @@ class GradeResult:
     graded: bool = True
     #: True when the grader, not the notebook, failed: the result must not be recorded.
     retry: bool = False
+    #: Set by ``grade-all``'s job: the digest of the notebook bytes graded, and nbgrader's timestamp.
+    notebook_sha256: str | None = None
+    timestamp: str | None = None
 
     @property
     def score(self) -> float:
@@ -155,27 +163,28 @@ class GradeResult:
 
 
 def sha256_file(path: Path) -> str:
-    """Hex digest of a file's bytes."""
+    """Hex digest of a file's bytes (the course's own files; a submission's go through safe_io)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def read_submission(path: Path) -> nbformat.NotebookNode:
-    """Read and validate a submitted notebook; :class:`CourseError` says what is wrong with it."""
-    if not path.exists():
-        raise CourseError(f"no such file: {path}")
-    if not path.is_file():
-        raise CourseError(f"{path} is not a file (expected a .ipynb notebook)")
-    size = path.stat().st_size
-    if size > MAX_NOTEBOOK_BYTES:
-        raise CourseError(f"{path} is {size / 2**20:.1f} MB; the grader reads notebooks up to "
-                          f"{MAX_NOTEBOOK_BYTES // 2**20} MB (clear the outputs and save again)")
+def parse_notebook(data: bytes, name: str, max_bytes: int = MAX_NOTEBOOK_BYTES) -> nbformat.NotebookNode:
+    """Validate a submitted notebook's bytes; :class:`CourseError` says what is wrong with them.
+
+    The JSON is parsed with its size, number of values and nesting bounded first
+    (:func:`autograder.safe_io.loads_bounded`), so no notebook can drive the grader into recursion or
+    unbounded memory; then nbformat's schema.
+    """
     try:
-        text = path.read_bytes().decode("utf-8")
-        data = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CourseError(f"{path} is not a notebook: it is not valid JSON ({err})") from None
-    if not isinstance(data, dict) or "nbformat" not in data or not isinstance(data.get("cells"), list):
-        raise CourseError(f"{path} is not a notebook: a Jupyter notebook is a JSON object with "
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise CourseError(f"{name} is not a notebook: it is not valid JSON (not UTF-8 text: {err.reason} at "
+                          f"byte {err.start})") from None
+    try:
+        loaded = loads_bounded(data.removeprefix(b"\xef\xbb\xbf"), max_bytes)
+    except BadJSON as err:
+        raise CourseError(f"{name} is not a notebook: {err}") from None
+    if not isinstance(loaded, dict) or "nbformat" not in loaded or not isinstance(loaded.get("cells"), list):
+        raise CourseError(f"{name} is not a notebook: a Jupyter notebook is a JSON object with "
                           f"'nbformat' and a list of 'cells'")
     try:
         with warnings.catch_warnings():
@@ -183,9 +192,24 @@ def read_submission(path: Path) -> nbformat.NotebookNode:
             nb = nbformat.reads(text, as_version=4)  # also joins multi-line sources
             nbformat.validate(nb)
     except Exception as err:  # nbformat raises several types for malformed notebooks
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CourseError(f"{path} is not a valid Jupyter notebook: {first}") from None
+        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+        raise CourseError(f"{name} is not a valid Jupyter notebook: {first}") from None
     return nb
+
+
+def read_submission(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> nbformat.NotebookNode:
+    """Read and validate a notebook file given by path (``grade PATH``).
+
+    The file itself is opened without following a symbolic link and without blocking, and must be a
+    regular file of at most ``max_bytes`` (:func:`autograder.safe_io.read_regular`).
+    """
+    try:
+        data = safe_io.read_regular(path, max_bytes)
+    except safe_io.TooBig as err:
+        raise CourseError(f"{NOT_GRADED}: {err} (clear the outputs and save again)") from None
+    except UnsafeFile as err:
+        raise CourseError(f"{NOT_GRADED}: {err}") from None
+    return parse_notebook(data, str(path), max_bytes)
 
 
 def _nbgrader_meta(cell: nbformat.NotebookNode) -> dict[str, Any]:
@@ -392,18 +416,25 @@ def _python_source(code: str) -> str:
         return code
 
 
+class UnreadableCell(Exception):
+    """A cell the grader's own parser cannot take (nested too deeply)."""
+
+
 def uses_solutions(code: str) -> bool:
     """Whether a cell reaches for the reference ``solutions`` package (found statically with ``ast``).
 
     Catches ``import solutions...``, ``from solutions... import``, ``import_module``/``__import__`` of
     a name starting with ``solutions``, the word ``solutions`` in a string given to ``getattr``,
     ``exec``, ``eval`` and the like, and ``sys.modules["solutions..."]``. A cell that does not parse
-    cannot run either, so it is not flagged.
+    cannot run either, so it is not flagged. A cell too deep for Python's parser (a recursion or
+    memory error in ``ast``) raises :class:`UnreadableCell`: the grader will not run what it cannot read.
     """
     try:
         tree = ast.parse(_python_source(code))
     except (SyntaxError, ValueError):
         return False
+    except (RecursionError, MemoryError) as err:
+        raise UnreadableCell(type(err).__name__) from None
     for node in ast.walk(tree):
         if isinstance(node, ast.Import) and any(_is_solutions_module(a.name) for a in node.names):
             return True
@@ -446,6 +477,17 @@ class Program:
         self.labels.append(label)
 
 
+def _checked(code: str) -> tuple[str, bool]:
+    """What runs for a student's cell, and whether it uses the reference package.
+
+    A cell the grader cannot parse is replaced by one that raises: that cell fails, the rest runs.
+    """
+    try:
+        return code, uses_solutions(code)
+    except UnreadableCell:
+        return UNPARSABLE_CELL, False
+
+
 def build_program(source: SourceAssignment, nb: nbformat.NotebookNode) -> Program:
     """The cells that run: restored setup, the student's solution cells, the student's own code cells.
 
@@ -464,14 +506,16 @@ def build_program(source: SourceAssignment, nb: nbformat.NotebookNode) -> Progra
             restored.add(gid)
         elif gid in exercise_ids:
             seen.add(gid)
-            body.add(cell.source, gid, f"your cell of {gid}")
-            if uses_solutions(cell.source):
+            code, forbidden = _checked(cell.source)
+            body.add(code, gid, f"your cell of {gid}")
+            if forbidden:
                 body.forbidden[gid] = SOLUTIONS_MESSAGE
         elif gid in source.grade_cells or (gid and gid.startswith(CHECK_PREFIX)):
             continue
         else:
-            body.add(cell.source, None, f"cell {number} (a cell you added)")
-            if uses_solutions(cell.source):
+            code, forbidden = _checked(cell.source)
+            body.add(code, None, f"cell {number} (a cell you added)")
+            if forbidden:
                 for eid in exercise_ids:
                     body.forbidden.setdefault(eid, f"cell {number}, a cell you added, {SOLUTIONS_MESSAGE}")
     program = Program(deleted=exercise_ids - seen, forbidden=body.forbidden)
@@ -494,7 +538,7 @@ def _shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
 
 def _error_line(error: str) -> str:
     """The last informative line of an error report (``Type: message``)."""
-    lines = [ln for ln in error.strip().splitlines() if ln.strip()]
+    lines = [ln for ln in error.strip().split("\n") if ln.strip()]  # not splitlines: \r, \x1c... are text
     return lines[-1].strip() if lines else "an error"
 
 
@@ -520,7 +564,11 @@ def difference_kind(reason: str) -> str:
 
 
 def _case_failure(label: str, i: int, n: int, expected: Any, outcome: Any, spec: Any, hidden: bool) -> str | None:
-    """Why one case failed (``None`` if it passed), revealing values only for public cases."""
+    """Why one case failed (``None`` if it passed), revealing values only for public cases.
+
+    ``hidden`` is also true for a public case whose outcome arrived after the hidden inputs had
+    entered the student's process (``CaseOutcome.secret``): its text could carry them.
+    """
     from autograder.runtime import compare_observed
 
     where = f"{label} check {i} of {n}"
@@ -562,7 +610,8 @@ def judge_exercise(info: ExerciseInfo, spec: Any, public: list, hidden: list, ou
     failures = []
     for label, cases, offset in (("public", public, 0), ("hidden", hidden, len(public))):
         for i, (_args, expected) in enumerate(cases, start=1):
-            why = _case_failure(label, i, len(cases), expected, outcomes[offset + i - 1], spec, label == "hidden")
+            outcome = outcomes[offset + i - 1]
+            why = _case_failure(label, i, len(cases), expected, outcome, spec, label == "hidden" or outcome.secret)
             if why:
                 failures.append(why)
     if not failures:
@@ -589,8 +638,8 @@ def grade_notebook(nb: nbformat.NotebookNode, source: SourceAssignment, sandbox:
             raise CourseError(str(err.args[0])) from None
         specs[ex.id] = spec
         cases[ex.id] = (spec.public_cases(), spec.hidden_cases())
-        if ex.id not in program.deleted and ex.id not in program.forbidden:
-            calls[ex.id] = (spec.kind, [args for args, _ in cases[ex.id][0] + cases[ex.id][1]])
+        if ex.id not in program.deleted and ex.id not in program.forbidden:  # hidden cases last
+            calls[ex.id] = (spec.kind, [args for args, _ in cases[ex.id][0]], [args for args, _ in cases[ex.id][1]])
     try:
         run = sandbox_module.run_submission(program.cells, calls, limits or sandbox_module.Limits(), sandbox=sandbox)
     except sandbox_module.SandboxUnavailable as err:
@@ -627,12 +676,12 @@ def grade_notebook(nb: nbformat.NotebookNode, source: SourceAssignment, sandbox:
 
 
 def grade_path(path: Path, assignment: str | None = None, course_dir: Path | None = None,
-               sandbox: str = "auto", limits: Any = None) -> GradeResult:
+               sandbox: str = "auto", limits: Any = None, max_bytes: int = MAX_NOTEBOOK_BYTES) -> GradeResult:
     """Read, recognise and grade one notebook file."""
     from autograder.cli import DEFAULT_COURSE_DIR
 
     course_dir = (course_dir or DEFAULT_COURSE_DIR).resolve()
-    nb = read_submission(path)
+    nb = read_submission(path, max_bytes)
     name = recognise_assignment(nb, assignment, course_dir)
     return grade_notebook(nb, load_assignment(name, course_dir), sandbox=sandbox, limits=limits)
 
@@ -659,28 +708,65 @@ def _sandbox_mode(args: argparse.Namespace) -> str:
         raise CourseError(str(err)) from None
 
 
+def _protected(path: Path, course_dir: Path) -> bool:
+    """Whether ``path`` lies in the course's source or release folder (which grading never writes)."""
+    real = Path(os.path.realpath(path))
+    return any(real.is_relative_to(os.path.realpath(course_dir / d)) for d in PROTECTED_DIRS)
+
+
+def feedback_target(notebook: Path, course_dir: Path, explicit: Path | None) -> Path:
+    """Where ``grade`` writes a notebook's HTML feedback.
+
+    ``--feedback`` if given; else ``<notebook>_feedback.html`` beside the notebook, unless the notebook
+    lies in the course's ``source/`` or ``release/`` folder (``nbgrader release_assignment`` would ship
+    the page to every student): then ``<course>/feedback-local/<notebook>_feedback.html``. A target
+    inside those folders is refused.
+    """
+    name = f"{notebook.stem}_feedback.html"
+    target = explicit or notebook.with_name(name)
+    if explicit is None and _protected(notebook.parent, course_dir):
+        target = course_dir / LOCAL_FEEDBACK_DIR / name
+    if _protected(target.parent, course_dir):
+        raise CourseError(f"will not write feedback to {target}: grading never writes into the course's "
+                          f"{' or '.join(d + '/' for d in PROTECTED_DIRS)} folders; choose another --feedback")
+    return target
+
+
 def grade_main(args: argparse.Namespace) -> int:
     """``autograder grade NOTEBOOK``: print the table (or ``--json``) and write the HTML feedback."""
     from autograder import feedback
+    from autograder.cli import DEFAULT_COURSE_DIR
 
     notebook: Path = args.notebook
+    course_dir = (args.course_dir or DEFAULT_COURSE_DIR).resolve()
     sandbox = _sandbox_mode(args)
+    feedback_path = feedback_target(notebook, course_dir, args.feedback)
     # With --json, stdout carries exactly one JSON object: anything printed while grading goes to stderr.
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
-        result = grade_path(notebook, args.assignment, args.course_dir, sandbox=sandbox,
-                            limits=limits_from_args(args))
-        feedback_path = args.feedback or notebook.with_name(f"{notebook.stem}_feedback.html")
+        result = grade_path(notebook, args.assignment, course_dir, sandbox=sandbox,
+                            limits=limits_from_args(args), max_bytes=max_notebook_bytes(args))
         try:
             write_atomic(feedback_path, feedback.render_html(result, notebook.name))
         except OSError as err:
             raise CourseError(f"cannot write the feedback to {feedback_path}: {err}") from None
+    shown = neutral(str(feedback_path), newlines=False)
     if args.json:
         print(json.dumps(result.as_json()))
-        print(f"feedback: {feedback_path}", file=sys.stderr)
+        print(f"feedback: {shown}", file=sys.stderr)
     else:
         print(feedback.render_table(result))
-        print(f"feedback: {feedback_path}")
+        print(f"feedback: {shown}")
     return 0
+
+
+def max_notebook_bytes(args: argparse.Namespace) -> int:
+    """The notebook size cap the command line asks for (``--max-notebook-mb``)."""
+    mb = getattr(args, "max_notebook_mb", None)
+    if mb is None:
+        return MAX_NOTEBOOK_BYTES
+    if not mb > 0:
+        raise CourseError(f"--max-notebook-mb must be positive, got {mb}")
+    return int(mb * 2**20)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -689,19 +775,54 @@ def grade_main(args: argparse.Namespace) -> int:
 
 @dataclass(frozen=True)
 class Submission:
-    """One student's submission of one assignment in nbgrader's ``submitted/`` layout."""
+    """One student's submission of one assignment in nbgrader's ``submitted/`` layout.
+
+    Its files are read only through :mod:`autograder.safe_io`, from ``submitted/`` down, without
+    following any symbolic link: a link, a FIFO, a device or an oversized file is "could not be graded"
+    with its reason, never followed, never a hang.
+    """
 
     student: str
     assignment: str
     folder: Path
 
-    def notebook(self) -> Path | None:
-        """The notebook to grade: ``<assignment>.ipynb``, or the folder's only notebook."""
-        own = self.folder / f"{self.assignment}.ipynb"
-        if own.is_file():
+    @property
+    def root(self) -> Path:
+        """The course's ``submitted/`` folder, where every read starts."""
+        return self.folder.parent.parent
+
+    def _inside(self, name: str) -> str:
+        return f"{self.student}/{self.assignment}/{name}"
+
+    def notebook_name(self) -> str | None:
+        """The notebook's file name: ``<assignment>.ipynb`` if the folder holds an entry of that name
+        (of any kind: reading it says what is wrong), else the folder's only ``.ipynb``, else ``None``."""
+        own = f"{self.assignment}.ipynb"
+        if safe_io.entry_kind(self.folder, own) is not None:
             return own
-        found = sorted(self.folder.glob("*.ipynb"))
+        found = self.notebooks_found()
         return found[0] if len(found) == 1 else None
+
+    def notebooks_found(self) -> list[str]:
+        """The names of the ``.ipynb`` entries in the folder (none is followed)."""
+        try:
+            with os.scandir(self.folder) as entries:
+                return sorted(e.name for e in entries if e.name.endswith(".ipynb"))
+        except OSError:
+            return []
+
+    def read(self, name: str, max_bytes: int) -> bytes:
+        """The bytes of one regular file of the submission; :class:`~autograder.safe_io.UnsafeFile` else."""
+        return safe_io.read_inside(self.root, self._inside(name), max_bytes)
+
+    def timestamp(self) -> str | None:
+        """nbgrader's ``timestamp.txt``, if there is one (a garbled one reads as ``None``)."""
+        if safe_io.entry_kind(self.folder, TIMESTAMP_FILE) is None:
+            return None
+        try:
+            return self.read(TIMESTAMP_FILE, MAX_TIMESTAMP_BYTES).decode("utf-8").strip() or None
+        except UnicodeDecodeError:
+            return None
 
     def result_path(self, course_dir: Path) -> Path:
         """Where its result JSON goes."""
@@ -712,23 +833,57 @@ class Submission:
         return course_dir / FEEDBACK_DIR / self.student / self.assignment / f"{self.assignment}.html"
 
 
-def find_submissions(course_dir: Path, assignments: Sequence[str] | None = None) -> list[Submission]:
-    """Every ``submitted/<student>/<assignment>/`` folder, optionally of some assignments only."""
+def _folders(path: Path) -> tuple[list[Path], list[Path]]:
+    """The sub-folders of ``path`` and, apart, its symbolic links (never followed)."""
+    folders, links = [], []
+    try:
+        with os.scandir(path) as entries:
+            for e in entries:
+                if e.is_symlink():
+                    links.append(Path(e.path))
+                elif e.is_dir(follow_symlinks=False):
+                    folders.append(Path(e.path))
+    except OSError:
+        pass
+    return sorted(folders), sorted(links)
+
+
+def find_submissions(course_dir: Path, assignments: Sequence[str] | None = None,
+                     skipped: list[str] | None = None) -> list[Submission]:
+    """Every ``submitted/<student>/<assignment>/`` folder, optionally of some assignments only.
+
+    A link in place of an assignment folder is a submission (reading it will say what is wrong); a
+    link in place of a student's folder is not followed: it is named in ``skipped`` with its reason.
+    """
     root = course_dir / SUBMITTED_DIR
     if not root.is_dir():
         return []
     subs = []
-    for student in sorted(p for p in root.iterdir() if p.is_dir()):
-        for folder in sorted(p for p in student.iterdir() if p.is_dir()):
+    students, links = _folders(root)
+    for link in links:
+        if skipped is not None:
+            skipped.append(f"{link.name}: {NOT_GRADED}: {SUBMITTED_DIR}/{link.name} is a symbolic link; "
+                           f"the grader does not follow links")
+    for student in students:
+        folders, folder_links = _folders(student)
+        for folder in sorted([*folders, *folder_links]):
             if assignments is None or folder.name in assignments:
                 subs.append(Submission(student.name, folder.name, folder))
     return subs
 
 
-def _fingerprint(notebook: Path | None, source: SourceAssignment | None) -> dict[str, str | None]:
+def _notebook_digest(sub: Submission, max_bytes: int) -> str | None:
+    """The digest of a submission's notebook, or ``None`` if it cannot be read (bounded, never blocking)."""
+    name = sub.notebook_name()
+    try:
+        return hashlib.sha256(sub.read(name, max_bytes)).hexdigest() if name else None
+    except UnsafeFile:
+        return None
+
+
+def _fingerprint(digest: str | None, source: SourceAssignment | None) -> dict[str, str | None]:
     """What decides a submission's grade apart from the grader's code: its bytes and its source's."""
-    return {"notebook_sha256": sha256_file(notebook) if notebook else None,
-            "source_sha256": source.sha256 if source else None}
+    return {"notebook_sha256": digest, "source_sha256": source.sha256 if source else None}
 
 
 def _read_result(path: Path) -> dict[str, Any] | None:
@@ -739,30 +894,42 @@ def _read_result(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def grade_job(sub: Submission, course_dir: Path, sandbox: str, limits: Any = None) -> tuple[Submission, GradeResult]:
-    """One submission in, one result out; never raises (a broken submission scores 0 with a message)."""
+def grade_job(sub: Submission, course_dir: Path, sandbox: str, limits: Any = None,
+              max_bytes: int = MAX_NOTEBOOK_BYTES) -> tuple[Submission, GradeResult]:
+    """One submission in, one result out; never raises (a broken submission scores 0 with a message).
+
+    The result carries the digest of the notebook bytes it graded and the submission's timestamp.
+    """
     try:
         source = load_assignment(sub.assignment, course_dir)
     except CourseError as err:
         return sub, GradeResult.zero(None, sub.assignment, str(err))
-    notebook = sub.notebook()
-    if notebook is None:
-        found = ", ".join(p.name for p in sorted(sub.folder.glob("*.ipynb"))) or "none"
+    name = sub.notebook_name()
+    if name is None:
+        found = ", ".join(sub.notebooks_found()) or "none"
         return sub, GradeResult.zero(source, sub.assignment,
                                      f"expected {sub.assignment}.ipynb in {sub.folder}; notebooks found: {found}")
     try:
-        nb = read_submission(notebook)
+        data = sub.read(name, max_bytes)
+        timestamp = sub.timestamp()
+    except UnsafeFile as err:
+        return sub, GradeResult.zero(source, sub.assignment, f"{NOT_GRADED}: {err}")
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        nb = parse_notebook(data, name, max_bytes)
+        del data
         recognise_assignment(nb, sub.assignment, course_dir)
-        return sub, grade_notebook(nb, source, sandbox=sandbox, limits=limits)
+        result = grade_notebook(nb, source, sandbox=sandbox, limits=limits)
     except GraderUnavailable as err:
         result = GradeResult.zero(source, sub.assignment, str(err))
         result.retry = True
-        return sub, result
     except CourseError as err:
-        return sub, GradeResult.zero(source, sub.assignment, str(err))
+        result = GradeResult.zero(source, sub.assignment, str(err))
     except Exception as err:  # a grader crash on one submission must not stop the batch
-        return sub, GradeResult.zero(source, sub.assignment, f"the grader failed on this notebook: "
-                                     f"{type(err).__name__}: {_shorten(str(err), 200)}")
+        result = GradeResult.zero(source, sub.assignment, f"the grader failed on this notebook: "
+                                  f"{type(err).__name__}: {_shorten(str(err), 200)}")
+    result.notebook_sha256, result.timestamp = digest, timestamp
+    return sub, result
 
 
 def _save(sub: Submission, result: GradeResult, course_dir: Path, fingerprint: dict[str, str | None],
@@ -774,19 +941,18 @@ def _save(sub: Submission, result: GradeResult, course_dir: Path, fingerprint: d
     """
     from autograder import feedback, gradebook
 
+    if result.notebook_sha256 is not None:  # what the job actually graded
+        fingerprint = {**fingerprint, "notebook_sha256": result.notebook_sha256}
     if source is not None and result.exercises:
-        timestamp = sub.folder / TIMESTAMP_FILE
         try:
-            gradebook.record(course_dir, sub.student, source, result,
-                             timestamp.read_text().strip() if timestamp.is_file() else None)
+            gradebook.record(course_dir, sub.student, source, result, result.timestamp)
         except Exception as err:  # e.g. the database is locked: keep grading the others
-            print(f"autograder grade-all: {sub.student}/{sub.assignment}: could not record the grade in "
-                  f"the gradebook ({type(err).__name__}: {err}); it will be graded again next run",
-                  file=sys.stderr)
+            print(f"autograder grade-all: {neutral(sub.student, False)}/{neutral(sub.assignment, False)}: could "
+                  f"not record the grade in the gradebook ({type(err).__name__}: {neutral(str(err), False)}); it "
+                  f"will be graded again next run", file=sys.stderr)
             return False
-    notebook = sub.notebook()
     write_atomic(sub.feedback_path(course_dir),
-                 feedback.render_html(result, notebook.name if notebook else sub.assignment))
+                 feedback.render_html(result, sub.notebook_name() or sub.assignment))
     data = result.as_json() | {"student": sub.student, "notes": result.notes} | fingerprint
     write_atomic(sub.result_path(course_dir), json.dumps(data, indent=1) + "\n")
     return True
@@ -811,7 +977,9 @@ def grade_all_main(args: argparse.Namespace) -> int:
     for name in args.assignment or []:
         if name not in known:
             raise _unknown(name, known)
-    subs = find_submissions(course_dir, args.assignment)
+    max_bytes = max_notebook_bytes(args)
+    skipped: list[str] = []
+    subs = find_submissions(course_dir, args.assignment, skipped)
 
     sources: dict[str, SourceAssignment | None] = {}
     problems: dict[str, str] = {}
@@ -822,40 +990,47 @@ def grade_all_main(args: argparse.Namespace) -> int:
             sources[name] = load_assignment(name, course_dir)
         except CourseError as err:
             sources[name], problems[name] = None, str(err)
-            print(f"autograder grade-all: {name}: {err}", file=sys.stderr)
+            print(neutral(f"autograder grade-all: {name}: {err}"), file=sys.stderr)
 
     todo, fingerprints = [], {}
     for sub in subs:
-        fingerprints[sub] = _fingerprint(sub.notebook(), sources[sub.assignment])
+        fingerprints[sub] = _fingerprint(_notebook_digest(sub, max_bytes), sources[sub.assignment])
         old = _read_result(sub.result_path(course_dir))
         if old is None or any(old.get(k) != v for k, v in fingerprints[sub].items()):
             todo.append(sub)
     print(f"autograder grade-all: {len(subs)} submissions, {len(todo)} to grade, "
           f"{len(subs) - len(todo)} up to date; {workers} workers", file=sys.stderr)
 
-    failed = 0
+    not_graded = list(skipped)
+
+    def note(sub: Submission, result: GradeResult) -> None:
+        if not result.graded:
+            not_graded.append(f"{sub.student}/{sub.assignment}: {result.notes[0] if result.notes else NOT_GRADED}")
+
     jobs = [sub for sub in todo if sources[sub.assignment] is not None]
     for sub in todo:
         if sources[sub.assignment] is None:
-            failed += 1
-            _save(sub, GradeResult.zero(None, sub.assignment, problems[sub.assignment]), course_dir,
-                  fingerprints[sub], None)
+            result = GradeResult.zero(None, sub.assignment, problems[sub.assignment])
+            note(sub, result)
+            _save(sub, result, course_dir, fingerprints[sub], None)
     if jobs:
         # spawn: each worker is a fresh interpreter (no forked torch or database state)
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool, \
                 tqdm(total=len(jobs), desc="grading", unit="notebook", file=sys.stderr) as bar:
-            futures = [pool.submit(grade_job, sub, course_dir, sandbox, limits) for sub in jobs]
+            futures = [pool.submit(grade_job, sub, course_dir, sandbox, limits, max_bytes) for sub in jobs]
             try:
                 for future in as_completed(futures):
                     sub, result = future.result()
                     if result.retry:
-                        print(f"autograder grade-all: {sub.student}/{sub.assignment}: {result.notes[0]} "
-                              f"(left for the next run)", file=sys.stderr)
+                        print(neutral(f"autograder grade-all: {sub.student}/{sub.assignment}: {result.notes[0]} "
+                                      f"(left for the next run)", False), file=sys.stderr)
                         saved = False
                     else:
                         saved = _save(sub, result, course_dir, fingerprints[sub], sources[sub.assignment])
-                    failed += not (result.graded and saved)
+                    note(sub, result)
+                    if not saved and result.graded:
+                        not_graded.append(f"{sub.student}/{sub.assignment}: not recorded, graded again next run")
                     bar.update()
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -864,7 +1039,9 @@ def grade_all_main(args: argparse.Namespace) -> int:
     rows = [(s, _read_result(s.result_path(course_dir))) for s in subs]
     gradebook.write_csv(csv_path, [(s.student, data) for s, data in rows if data is not None])
     print(f"graded {len(todo)} submission(s), {len(subs) - len(todo)} already up to date"
-          f"{f', {failed} could not be graded' if failed else ''}")
+          f"{f', {len(not_graded)} could not be graded' if not_graded else ''}")
+    for line in not_graded:
+        print(f"  {neutral(line, newlines=False)}")
     print(f"results: {course_dir / RESULTS_DIR}; feedback: {course_dir / FEEDBACK_DIR}")
     print(f"gradebook: {gradebook.db_path(course_dir)}; grades: {csv_path}")
     return 0

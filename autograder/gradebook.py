@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autograder.safe_io import csv_cell
+
 if TYPE_CHECKING:
     from autograder.grade import GradeResult, SourceAssignment
 
@@ -105,7 +107,9 @@ def write_csv(path: Path, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
     """Write the grades: student, assignment, score, max_score, then each exercise's score.
 
     ``rows`` are ``(student, result)`` with ``result`` in the ``grade --json`` schema. An exercise
-    column is empty for rows of assignments that do not have that exercise.
+    column is empty for rows of assignments that do not have that exercise. Every text field goes
+    through :func:`autograder.safe_io.csv_cell` (OWASP's rule against formula injection: a field that
+    a spreadsheet would take for a formula starts with ``'``).
     """
     exercise_ids: list[str] = []
     for _student, data in rows:
@@ -114,11 +118,11 @@ def write_csv(path: Path, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
                 exercise_ids.append(ex["id"])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*CSV_COLUMNS, *exercise_ids])
-    for student, data in sorted(rows, key=lambda r: (r[1].get("assignment", ""), r[0])):
+    writer.writerow([csv_cell(c) for c in (*CSV_COLUMNS, *exercise_ids)])
+    for student, data in sorted(rows, key=lambda r: (str(r[1].get("assignment", "")), r[0])):
         scores = {ex["id"]: ex["score"] for ex in data.get("exercises", [])}
-        writer.writerow([student, data.get("assignment"), data.get("score"), data.get("max_score"),
-                         *(scores.get(i, "") for i in exercise_ids)])
+        writer.writerow([csv_cell(v) for v in (student, data.get("assignment"), data.get("score"),
+                                               data.get("max_score"), *(scores.get(i, "") for i in exercise_ids))])
     from autograder.grade import write_atomic
 
     write_atomic(path, out.getvalue())

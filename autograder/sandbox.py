@@ -35,8 +35,10 @@ trusted work only; the command line exposes it as ``--unsandboxed``.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import itertools
+import re
 import json
 import os
 import selectors
@@ -52,8 +54,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder import wire
+from autograder import cgroups, seccomp, wire
 from autograder.runtime import KINDS
+from autograder.safe_io import BadJSON, loads_bounded
 
 MODES = ("auto", "bwrap", "none")
 HERE = Path(__file__).resolve().parent
@@ -64,6 +67,8 @@ SANDBOX_TMP = "/tmp"
 SANDBOX_WORK = "/tmp/work"
 #: Size of the sandbox's private tmpfs (its only writable place).
 SCRATCH_BYTES = 128 * 1024 * 1024
+#: Size of its POSIX shared memory folder ``/dev/shm`` (a tmpfs of its own).
+SHM_BYTES = 64 * 1024 * 1024
 #: Largest file the submission may write (RLIMIT_FSIZE).
 FILE_SIZE_BYTES = 64 * 1024 * 1024
 MAX_OPEN_FILES = 1024
@@ -88,8 +93,20 @@ RESULT_BYTES_CAP = 256 * 1024 * 1024
 VALUE_BYTES_CAP = wire.MAX_BYTES
 #: Longest result message accepted (base64 makes array data a third bigger).
 MAX_MESSAGE_BYTES = VALUE_BYTES_CAP * 3 // 2 + 1_000_000
+#: Values and nesting one result message may hold (a wire value nests two JSON levels a level).
+MAX_MESSAGE_ITEMS = wire.MAX_ITEMS + 10_000
+MAX_MESSAGE_DEPTH = 2 * wire.MAX_DEPTH + 8
 TOO_BIG = "returned more array data than the grader accepts"
+REFUSED = "sent a result the grader does not accept"
 RESULTS_OVERFLOW = "the process sent more result data than the grader accepts"
+#: Exception names a message sent after the hidden inputs may keep: the built-in ones and the
+#: sandbox's own. A type defined in the submission could carry hidden inputs in its name.
+SAFE_EXCEPTION_NAMES = frozenset(
+    name for name, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, BaseException)
+) | {"TimeLimitExceeded", "ProcessDied"}
+#: What a value or error that cannot be shown becomes once the hidden inputs are in the process.
+UNNAMED_ERROR = "an exception (type not shown)"
+NOT_ACCEPTED = "returned a value the grader does not accept"
 MAX_ERROR_CHARS = 1000
 #: How often (seconds) this process measures the memory of all the sandbox's processes together.
 MEMORY_CHECK_INTERVAL = 0.5
@@ -129,10 +146,15 @@ class Limits:
 
 @dataclass
 class CaseOutcome:
-    """One case's observed output (``value``), or why there is none (``error``)."""
+    """One case's observed output (``value``), or why there is none (``error``).
+
+    ``secret`` is true when it arrived after the hidden inputs entered the process: then ``error`` is
+    already reduced to a kind (:func:`reduce_error`) and nothing about it may be shown but its kind.
+    """
 
     value: Any | None
     error: str | None
+    secret: bool = False
 
 
 @dataclass
@@ -205,8 +227,11 @@ def _job_uid() -> int:
     return UID_BASE + (os.getpid() % 4_194_304) * UIDS_PER_PROCESS + n
 
 
-def _bwrap_argv(result_fd: int) -> list[str]:
-    """The bubblewrap command line that starts the runner; see the module docstring."""
+def _bwrap_argv(result_fd: int, seccomp_fd: int | None) -> list[str]:
+    """The bubblewrap command line that starts the runner; see the module docstring.
+
+    ``seccomp_fd`` is a descriptor bubblewrap reads the compiled system-call filter from.
+    """
     paths = _python_paths()
     _check_exposure(paths)
     root = os.geteuid() == 0
@@ -243,8 +268,11 @@ def _bwrap_argv(result_fd: int) -> list[str]:
     argv += ["--perms", "0755", "--dir", SANDBOX_LIB]
     for name in RUNNER_FILES:
         argv += ["--ro-bind", str(HERE / name), f"{SANDBOX_LIB}/{name}"]
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "0777", "--dir", SANDBOX_WORK, "--chdir", SANDBOX_WORK, "--"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
+             "--perms", "0777", "--dir", SANDBOX_WORK, "--chdir", SANDBOX_WORK]
+    if seccomp_fd is not None:
+        argv += ["--seccomp", str(seccomp_fd)]
+    argv += ["--"]
     if root:
         uid = str(_job_uid())
         argv += ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
@@ -286,9 +314,17 @@ class _Output:
     """The run's stdout/stderr, kept up to a byte cap."""
 
     def __init__(self, cap: int) -> None:
-        self.cap, self.data, self.dropped = cap, bytearray(), 0
+        self.cap, self.data, self.dropped, self.closed = cap, bytearray(), 0, False
+
+    def close(self, note: str) -> None:
+        """Keep nothing more from now on; ``note`` says so where the output stops."""
+        if not self.closed:
+            self.feed(f"\n{note}\n".encode())
+            self.closed = True
 
     def feed(self, chunk: bytes) -> None:
+        if self.closed:
+            return
         room = self.cap - len(self.data)
         self.data += chunk[:max(room, 0)]
         self.dropped += max(len(chunk) - max(room, 0), 0)
@@ -320,15 +356,36 @@ class _Lines:
         return out
 
 
+_ERROR_NAME = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(?::|$)")
+
+
+def reduce_error(error: str) -> str:
+    """What may be shown of an error reported after the hidden inputs entered the process: a
+    built-in exception's name, or a fixed phrase; never its text."""
+    m = _ERROR_NAME.match(error.strip().splitlines()[-1] if error.strip() else "")
+    if m is None:
+        return NOT_ACCEPTED
+    name = m.group(1).rsplit(".", 1)[-1]
+    return name if name in SAFE_EXCEPTION_NAMES else UNNAMED_ERROR
+
+
 class _Progress:
-    """What the runner has reported so far, validated: nothing it sends is trusted."""
+    """What the runner has reported so far, validated: nothing it sends is trusted.
+
+    ``secret`` is the grader's own state, never a message: it turns true just before the grader
+    writes the hidden inputs into the process, and from then on every message is reduced to its kind.
+    """
 
     def __init__(self, n_cells: int, n_cases: dict[str, int]) -> None:
         self.n_cells, self.n_cases = n_cells, n_cases
         self.cell_errors: dict[int, str] = {}
         self.results: dict[tuple[str, int], CaseOutcome] = {}
         self.current: tuple | None = None
-        self.ready = self.done = self.cells_done = False
+        self.ready = self.done = self.public_done = self.secret = False
+
+    def start_attempt(self) -> None:
+        """A new process: nothing of the last one's state holds for it."""
+        self.current, self.ready, self.done, self.public_done, self.secret = None, False, False, False, False
 
     def _case(self, msg: dict) -> tuple[str, int] | None:
         ex_id, k = msg.get("id"), msg.get("k")
@@ -336,16 +393,20 @@ class _Progress:
             return ex_id, k
         return None
 
-    def oversized(self) -> None:
-        """The current case's result was too big to accept."""
+    def refuse(self, why: str) -> None:
+        """The message of the current case's result could not be accepted: that case fails with ``why``."""
         if self.current and self.current[0] == "case":
-            self.results.setdefault(self.current[1:], CaseOutcome(None, TOO_BIG))
+            self.results.setdefault(self.current[1:], CaseOutcome(None, why, self.secret))
+
+    def _error(self, text: str) -> str:
+        return reduce_error(text) if self.secret else text[:MAX_ERROR_CHARS]
 
     def handle(self, line: bytes) -> bool:
         """Take one message; return whether a new cell or case started (which restarts its clock)."""
         try:
-            msg = json.loads(line)
-        except (ValueError, RecursionError):
+            msg = loads_bounded(line, MAX_MESSAGE_BYTES, MAX_MESSAGE_ITEMS, MAX_MESSAGE_DEPTH)
+        except BadJSON as err:
+            self.refuse(f"{REFUSED} ({err})" if not self.secret else NOT_ACCEPTED)
             return False
         if type(msg) is not dict:
             return False
@@ -356,12 +417,10 @@ class _Progress:
         if kind == "done":
             self.done = True
             return False
-        if kind == "cells_done" and self.ready and not self.cells_done:
-            self.cells_done, self.current = True, None
+        if kind == "public_done":
+            self.public_done, self.current = True, None
             return True
         if kind in ("cell", "cell_error"):
-            if self.cells_done:  # from a thread of the student's, once the cells are over: not theirs
-                return False
             i = msg.get("i")
             if type(i) is not int or not 0 <= i < self.n_cells:
                 return False
@@ -369,22 +428,23 @@ class _Progress:
                 self.current = ("cell", i)
                 return True
             if type(msg.get("error")) is str:
-                self.cell_errors.setdefault(i, msg["error"][:MAX_ERROR_CHARS])
+                self.cell_errors.setdefault(i, self._error(msg["error"]))
             return False
         case = self._case(msg)
-        if case is None or not self.cells_done:
+        if case is None:
             return False
         if kind == "case":
             self.current = ("case", *case)
             return True
         if kind == "result" and case not in self.results:
             if type(msg.get("error")) is str and "value" not in msg:
-                self.results[case] = CaseOutcome(None, msg["error"][:MAX_ERROR_CHARS])
+                self.results[case] = CaseOutcome(None, self._error(msg["error"]), self.secret)
             elif "value" in msg and "error" not in msg:
                 try:
-                    self.results[case] = CaseOutcome(wire.decode(msg["value"], VALUE_BYTES_CAP), None)
+                    self.results[case] = CaseOutcome(wire.decode(msg["value"], VALUE_BYTES_CAP), None, self.secret)
                 except wire.WireError as err:
-                    self.results[case] = CaseOutcome(None, str(err)[:MAX_ERROR_CHARS])
+                    self.results[case] = CaseOutcome(None, self._error(str(err)) if self.secret
+                                                     else str(err)[:MAX_ERROR_CHARS], self.secret)
         return False
 
 
@@ -426,19 +486,38 @@ def _signal_name(status: int) -> str:
         return f"signal {status}"
 
 
-def _attempt(mode: str, env: dict[str, str], cwd: str, cells_job: bytes, calls_job: Callable[[], bytes],
+def _attempt(mode: str, env: dict[str, str], cwd: str, public_job: bytes, hidden_job: Callable[[], bytes],
              limits: Limits, deadline: float, progress: _Progress, output: _Output) -> str | None:
     """Run the runner once; return ``None`` if it finished, else why it stopped.
 
-    The job goes in two parts (see :mod:`autograder._runner`): the cells, then, once the runner
-    reports them done, the calls with the cases' arguments.
+    The job goes in two parts (see :mod:`autograder._runner`): the cells with the public cases, then,
+    once the runner says the public cases are done, the hidden cases. What starts the second part is
+    a message the student's code could forge; it gains nothing by it, because ``progress.secret``
+    turns true before the hidden inputs are written, and everything read after that is reduced to
+    its kind.
     """
+    progress.start_attempt()
+    group = cgroups.create(limits.memory_mb * 1024 * 1024) if mode == "bwrap" else None
+    filter_r, filter_w = os.pipe() if mode == "bwrap" else (None, None)
     read_fd, write_fd = os.pipe()
+    inherited = (write_fd,) if filter_r is None else (write_fd, filter_r)
     try:
-        proc = subprocess.Popen(_argv(mode, write_fd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                pass_fds=(write_fd,), env=env, cwd=cwd, start_new_session=True)
+        if filter_w is not None:
+            os.write(filter_w, seccomp.bpf(count_memory=group is not None))
+            os.close(filter_w)
+        argv = _argv(mode, write_fd, filter_r)
+        if group is not None:  # join the run's cgroup first: every process of the sandbox is born in it
+            argv = ["/bin/sh", "-c", 'echo $$ > "$0" || exit 125; exec "$@"', str(group.procs), *argv]
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                pass_fds=inherited, env=env, cwd=cwd, start_new_session=True)
+    except BaseException:
+        os.close(read_fd)
+        if group is not None:
+            group.remove()
+        raise
     finally:
-        os.close(write_fd)
+        for fd in inherited:
+            os.close(fd)
 
     def feed_stdin(data: bytes, close: bool) -> None:
         try:
@@ -449,7 +528,7 @@ def _attempt(mode: str, env: dict[str, str], cwd: str, cells_job: bytes, calls_j
         except OSError:  # the process died before reading its job
             pass
 
-    writers = [threading.Thread(target=feed_stdin, args=(cells_job + b"\n", False), daemon=True)]
+    writers = [threading.Thread(target=feed_stdin, args=(public_job + b"\n", False), daemon=True)]
     writers[0].start()
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, "out")
@@ -494,11 +573,14 @@ def _attempt(mode: str, env: dict[str, str], cwd: str, cells_job: bytes, calls_j
                     break
                 for line in lines.feed(chunk):
                     if line is None:
-                        progress.oversized()
+                        progress.refuse(TOO_BIG if not progress.secret else NOT_ACCEPTED)
                     elif progress.handle(line):
                         phase_end = min(deadline, time.monotonic() + limits.cell_timeout + HARD_GRACE)
-                        if progress.cells_done and len(writers) == 1:  # now, and only now, the calls
-                            writers.append(threading.Thread(target=feed_stdin, args=(calls_job(), True),
+                        if progress.public_done and not progress.secret:
+                            # from here on nothing the process says is kept verbatim, its output included
+                            progress.secret = True
+                            output.close("[output after the hidden checks started is not kept]")
+                            writers.append(threading.Thread(target=feed_stdin, args=(hidden_job(), True),
                                                             daemon=True))
                             writers[1].start()
             if reason:
@@ -512,12 +594,20 @@ def _attempt(mode: str, env: dict[str, str], cwd: str, cells_job: bytes, calls_j
                 break
     finally:
         _kill(proc)
+        oom = group.oom_kills() if group is not None else 0
+        if group is not None:
+            group.remove()  # kills whatever is left in it
         sel.close()
         os.close(read_fd)
         for writer in writers:
             writer.join(timeout=1.0)
         _drain(proc, output)
-    return None if progress.done else reason
+    if progress.done:
+        return None
+    if oom and (reason is None or reason.startswith("ProcessDied")):
+        reason = (f"MemoryError: the submission held more than {limits.memory_mb} MB of memory of some kind "
+                  f"(stopped by the kernel)")
+    return reason
 
 
 def _death(status: int | None, output: _Output) -> str:
@@ -568,29 +658,51 @@ def _drain(proc: subprocess.Popen, output: _Output) -> None:
 
 # ------------------------------------------------------------------------------------ public API
 
-def run_submission(code_cells: list[str], calls: dict[str, tuple[str, list[tuple]]],
+def run_submission(code_cells: list[str], calls: dict[str, tuple],
                    limits: Limits = Limits(), sandbox: str = "auto") -> RunResult:
     """Run ``code_cells`` in a fresh (sandboxed) process, then observe each exercise on its cases.
 
-    ``calls`` maps an exercise id (the function's or class's name in the notebook) to its check
-    kind and the argument tuples of its cases. Returns every case's output as data, or its error.
-    Raises :class:`SandboxUnavailable` if ``sandbox`` is ``"auto"``/``"bwrap"`` and bubblewrap is
-    missing; never raises because of what the submission does.
+    ``calls`` maps an exercise id (the function's or class's name in the notebook) to
+    ``(kind, public_args, hidden_args)`` (or ``(kind, args)``: public cases only), each a list of
+    argument tuples. The public cases run first and what they report may be shown; the hidden cases'
+    arguments enter the process only after that, and their outcomes come back with ``secret`` set.
+    Returns every case's output as data, or its error, in the order public then hidden.
+    Raises :class:`SandboxUnavailable` if ``sandbox`` is ``"auto"``/``"bwrap"`` and bubblewrap (or
+    libseccomp) is missing; never raises because of what the submission does.
     """
     started = time.monotonic()
     mode = resolve_sandbox(sandbox)
+    if mode == "bwrap":
+        try:
+            seccomp.bpf(count_memory=False)
+        except seccomp.SeccompUnavailable as err:
+            raise SandboxUnavailable(str(err)) from None
     if not all(isinstance(c, str) for c in code_cells):
         raise TypeError("code_cells must be a list of strings")
-    for ex_id, (kind, _) in calls.items():
+    split: dict[str, tuple[str, list, list]] = {}
+    for ex_id, spec in calls.items():
+        kind, public, hidden = (*spec, []) if len(spec) == 2 else spec
         if not ex_id.isidentifier() or kind not in KINDS:
             raise ValueError(f"bad call {ex_id!r}: kind {kind!r} (expected an identifier and one of {KINDS})")
-    encoded = [[ex_id, kind, [wire.encode(tuple(a)) for a in args]] for ex_id, (kind, args) in calls.items()]
-    progress = _Progress(len(code_cells), {ex_id: len(args) for ex_id, (_, args) in calls.items()})
+        split[ex_id] = (kind, list(public), list(hidden))
+    encoded = {ex_id: (kind, [wire.encode(tuple(a)) for a in public + hidden], len(public))
+               for ex_id, (kind, public, hidden) in split.items()}
+    progress = _Progress(len(code_cells), {ex_id: len(args) for ex_id, (_, args, _) in encoded.items()})
     output = _Output(limits.max_output_bytes)
     deadline = started + limits.total_timeout
     skip_cells: dict[int, str] = {}
     skip_cases: dict[tuple[str, int], str] = {}
     fatal: str | None = None
+
+    def part(hidden: bool) -> list:
+        """The cases still to run, of one part: ``[[id, kind, [[k, encoded args], ...]], ...]``."""
+        done = skip_cases.keys() | progress.results.keys()
+        out = []
+        for ex_id, (kind, args, n_public) in encoded.items():
+            ks = range(n_public, len(args)) if hidden else range(n_public)
+            out.append([ex_id, kind, [[k, args[k]] for k in ks if (ex_id, k) not in done]])
+        return out
+
     with tempfile.TemporaryDirectory(prefix="autograder-run-") as scratch:
         os.chmod(scratch, 0o700)
         if mode == "bwrap":
@@ -598,18 +710,17 @@ def run_submission(code_cells: list[str], calls: dict[str, tuple[str, list[tuple
         else:
             cwd, env = scratch, _environment(scratch)
         for attempt in range(MAX_ATTEMPTS):
-            cells_job = json.dumps({
+            public_job = json.dumps({
                 "cells": code_cells, "cell_timeout": limits.cell_timeout,
                 "skip_cells": {str(i): r for i, r in skip_cells.items()},
                 "rlimits": _rlimits(limits, mode), "max_message_bytes": MAX_MESSAGE_BYTES, "too_big": TOO_BIG,
+                "calls": part(hidden=False),
             }).encode()
 
-            def calls_job() -> bytes:
-                done = [[*c] for c in {**skip_cases, **progress.results}]
-                return json.dumps({"calls": encoded, "skip_cases": done}).encode()
+            def hidden_job() -> bytes:
+                return json.dumps({"calls": part(hidden=True)}).encode()
 
-            progress.current, progress.ready, progress.cells_done = None, False, False
-            reason = _attempt(mode, env, cwd, cells_job, calls_job, limits, deadline, progress, output)
+            reason = _attempt(mode, env, cwd, public_job, hidden_job, limits, deadline, progress, output)
             if reason is None:
                 break
             current = progress.current
@@ -622,20 +733,21 @@ def run_submission(code_cells: list[str], calls: dict[str, tuple[str, list[tuple
                 progress.cell_errors.setdefault(current[1], reason)
             else:  # a function that killed the process once would again: its remaining cases fail too
                 ex_id, k = current[1:]
-                for j in range(k, len(calls[ex_id][1])):
+                for j in range(k, len(encoded[ex_id][1])):
                     skip_cases[(ex_id, j)] = reason
-                    progress.results.setdefault((ex_id, j), CaseOutcome(None, reason))
+                    progress.results.setdefault((ex_id, j), CaseOutcome(None, reason, j >= encoded[ex_id][2]))
     missing = fatal or "not run"
-    outcomes = {ex_id: [progress.results.get((ex_id, k), CaseOutcome(None, missing)) for k in range(len(args))]
-                for ex_id, (_, args) in calls.items()}
+    outcomes = {ex_id: [progress.results.get((ex_id, k), CaseOutcome(None, missing, k >= n_public))
+                        for k in range(len(args))]
+                for ex_id, (_, args, n_public) in encoded.items()}
     return RunResult(outcomes=outcomes, cell_errors=sorted(progress.cell_errors.items()), fatal=fatal,
                      seconds=time.monotonic() - started, output=output.text())
 
 
-def _argv(mode: str, result_fd: int) -> list[str]:
+def _argv(mode: str, result_fd: int, seccomp_fd: int | None = None) -> list[str]:
     """The command that starts the runner; its results go to file descriptor ``result_fd``."""
     if mode == "bwrap":
-        return _bwrap_argv(result_fd)
+        return _bwrap_argv(result_fd, seccomp_fd)
     return [sys.executable, "-I", str(HERE / "_runner.py"), str(result_fd)]
 
 
