@@ -342,6 +342,47 @@ def test_notebook_format(fixture_course: Path) -> None:
     assert "narrative paragraph" not in text and "demonstration" not in text
 
 
+def _first_visible_code(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The first code cell whose source Jupyter shows (not folded away with ``source_hidden``)."""
+    return next(c for c in nb.cells if c.cell_type == "code"
+                and not c.metadata.get("jupyter", {}).get("source_hidden"))
+
+
+def test_release_starts_with_how_to_work_then_the_first_task(fixture_course: Path) -> None:
+    """The setup cell's code is folded (Jupyter's source_hidden): the first code a student sees is a task's."""
+    nb = nbformat.read(notebook_path(fixture_course, "release", FIXTURE), as_version=4)
+    first = load_exercises(FIXTURE_DIR / f"{FIXTURE}.md")[0]
+    setup = cells_by_id(nb)[SETUP_CODE_ID]
+    assert nb.cells[0].cell_type == "markdown" and "How to work" in nb.cells[0].source
+    assert nb.cells[1] is setup and setup.metadata.jupyter == {"source_hidden": True}
+    assert len(setup.source.splitlines()) > 100, "control: the setup cell is long, which is why it is folded"
+    assert _first_visible_code(nb).metadata.nbgrader.grade_id == first.id
+    assert nb.cells[2].source == first.task and _first_visible_code(nb) is nb.cells[3]
+
+
+def test_assign_refuses_folders_holding_files_it_did_not_make(tmp_path: Path, capsys) -> None:
+    """nbgrader releases whatever sits in source/<name>/ and release/<name>/: assign stops and names it."""
+    course = tmp_path / "course"
+    assign([FIXTURE], course, FIXTURE_DIR, exchange_root=tmp_path / "exchange")
+    release = notebook_path(course, "release", FIXTURE)
+    before = release.read_bytes(), release.stat().st_mtime_ns
+    checkpoints = course / "source" / FIXTURE / ".ipynb_checkpoints"
+    checkpoints.mkdir()
+    (checkpoints / f"{FIXTURE}-checkpoint.ipynb").write_text("{}")  # nbgrader never releases these
+    assign([FIXTURE], course, FIXTURE_DIR)
+    for foreign in (release.parent / f"{FIXTURE}_feedback.html", course / "source" / FIXTURE / "notes.txt"):
+        foreign.write_text("not made by assign")
+        before = release.read_bytes(), release.stat().st_mtime_ns
+        with pytest.raises(CourseError, match=re.escape(foreign.name)):
+            assign([FIXTURE], course, FIXTURE_DIR)
+        status = cli_main(["assign", FIXTURE, "--course-dir", str(course), "--chapters-dir", str(FIXTURE_DIR)])
+        assert status == 2 and foreign.name in capsys.readouterr().err
+        assert foreign.read_text() == "not made by assign", "assign touched a file it did not make"
+        assert (release.read_bytes(), release.stat().st_mtime_ns) == before, "assign wrote before refusing"
+        foreign.unlink()
+    assign([FIXTURE], course, FIXTURE_DIR)  # and once they are gone, it runs again
+
+
 def test_unknown_assignment_names_the_known_ones(tmp_path: Path, capsys) -> None:
     with pytest.raises(CourseError, match=f"unknown assignment.*nope.*known: {FIXTURE}"):
         assign(["nope"], tmp_path / "course", FIXTURE_DIR)
@@ -426,6 +467,14 @@ def test_release_leaks_nothing(real_course: Path, name: str) -> None:
             assert hidden in _layout_free(source_text), f"{name}: the leak check cannot find {e.id}'s hidden case"
             assert hidden not in _layout_free(release_text), f"{name}: a hidden case of {e.id} is in the release"
     assert assign_mod.HIDDEN_LABEL not in release_text
+
+
+@pytest.mark.parametrize("name", REAL_CHAPTERS)
+def test_real_release_shows_the_first_task_first(real_course: Path, name: str) -> None:
+    release = nbformat.read(notebook_path(real_course, "release", name), as_version=4)
+    first = load_exercises(CHAPTERS_DIR / f"{name}.md")[0]
+    assert cells_by_id(release)[SETUP_CODE_ID].metadata.jupyter.source_hidden is True
+    assert _first_visible_code(release).metadata.nbgrader.grade_id == first.id
 
 
 @pytest.mark.parametrize("name", REAL_CHAPTERS)
