@@ -33,7 +33,7 @@ N_STUDENTS = 32
 SEED = 20261203
 #: Students with names a spreadsheet would take as formulas, or with CSV's special characters.
 TRICKY_NAMES = {"s03": ("=HYPERLINK(\"http://x\")", "@Smith"), "s04": ("Zoë", "O'Brien, \"Jr\""),
-                "s05": ("+1", "-Dash")}
+                "s05": ("+1", "-Dash"), "s06": ("<script>alert(1)</script>", "<b>Tag</b>")}
 #: A student who submitted but is not in nbgrader's student table.
 UNLISTED = "zz_unlisted"
 #: A student in the roster who never submitted anything.

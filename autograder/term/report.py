@@ -259,8 +259,8 @@ def plot_students(record: ClassRecord, theme: str):
     students = record.students
     fig = _figure(1.3 * len(record.assignments) + 3.2, 0.2 * len(students) + 1.6, theme)
     ax = fig.subplots()
-    cmap = LinearSegmentedColormap.from_list("score", [PALETTE[3], PALETTE[8], PALETTE[2]])
-    cmap.set_bad(MISSING_COLOUR)
+    cmap = LinearSegmentedColormap.from_list("score", [PALETTE[3], PALETTE[8], PALETTE[2]]).with_extremes(
+        bad=MISSING_COLOUR)
     import numpy as np
 
     grid = np.full((len(students), len(record.assignments)), np.nan)

@@ -1,0 +1,227 @@
+"""``python -m autograder report``: the class report's numbers, its page, and the page in Chromium.
+
+The generated class of ``class_fixture`` (32 students, three chapters, failures of every kind, late
+and missing work) is reported; every number is checked against the generator's ground truth. The
+failure kinds are read back from messages made by the grader's own functions. The ``browser`` test
+opens the report in headless Chromium in the light and in the dark colour scheme: every plot loads
+in the scheme's variant, nothing is requested from outside, and nothing is logged as an error.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections import Counter
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import torch
+from class_fixture import CHAPTERS, DUE, FIRST_CHECK, PENALTIES, ClassSpec, make_class
+from conftest import CHROMIUM_ARGS
+
+from autograder.cli import main as cli_main
+from autograder.term import classdata, failures, report
+from autograder.term.classdata import load_class
+
+pytestmark = pytest.mark.grading
+
+#: The generator's kinds of failure -> the report's name for them.
+KIND_NAMES = {"not done": failures.NOT_DONE, "shape": "wrong shape", "values": "wrong values",
+              "dtype": "wrong dtype", "raised": "raised ZeroDivisionError", "reference": failures.REFERENCE_USED}
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory: pytest.TempPathFactory) -> ClassSpec:
+    return make_class(tmp_path_factory.mktemp("report") / "course")
+
+
+@pytest.fixture(scope="module")
+def page(klass: ClassSpec) -> Path:
+    assert cli_main(["report", "--course-dir", str(klass.course_dir)]) == 0
+    return klass.course_dir / "report" / "index.html"
+
+
+def test_folder_names_are_the_graders() -> None:
+    from autograder import grade
+
+    assert (classdata.RESULTS_DIR, classdata.RESULT_FILE, classdata.SUBMITTED_DIR, classdata.TIMESTAMP_FILE) == (
+        grade.RESULTS_DIR, grade.RESULT_FILE, grade.SUBMITTED_DIR, grade.TIMESTAMP_FILE)
+
+
+def _judged(expected: list, observed: list, hidden: int) -> str:
+    """The message the grader gives an exercise whose checks saw ``observed`` (a value or an error)."""
+    from autograder.grade import ExerciseInfo, judge_exercise
+    from autograder.runtime import RETURN
+
+    spec = SimpleNamespace(kind=RETURN, rtol=1e-4, atol=1e-5)
+    cases = [((), e) for e in expected]
+    from autograder.sandbox import CaseOutcome
+
+    outcomes = [CaseOutcome(None, o) if isinstance(o, str) else CaseOutcome(o, None) for o in observed]
+    result = judge_exercise(ExerciseInfo("f", 1, "Exercise"), spec, cases[:-hidden or None],
+                            cases[len(cases) - hidden:] if hidden else [], outcomes, None, None)
+    assert not result.passed
+    return result.message
+
+
+DIFFERENCES = [  # (expected, wrong observed, the kind the report names)
+    (torch.zeros(3), torch.zeros(4), "wrong shape"),
+    (torch.zeros(3), torch.zeros(3, dtype=torch.int64), "wrong dtype"),
+    (torch.zeros(3), torch.ones(3), "wrong values"),
+    (torch.zeros(3), [0.0, 0.0, 0.0], "wrong type"),
+    (torch.zeros(3, requires_grad=True), torch.zeros(3), "wrong requires_grad"),
+    ([1, 2], [1, 2, 3], "wrong length"),
+    (pd.DataFrame({"a": [1]}), pd.DataFrame({"b": [1]}), "wrong columns"),
+    (torch.zeros(2), "Traceback (most recent call last):\nZeroDivisionError: division by zero", "raised ZeroDivisionError"),
+]
+
+
+@pytest.mark.parametrize("hidden", [0, 2], ids=["public", "hidden"])
+@pytest.mark.parametrize("expected,observed,kind", DIFFERENCES, ids=[d[2] for d in DIFFERENCES])
+def test_grader_messages_are_classified_by_kind(expected, observed, kind: str, hidden: int) -> None:
+    """Public checks give the full difference, hidden ones only its kind: both read back the same."""
+    # two cases: the first passes, the second (public or hidden) fails
+    message = _judged([expected, expected], [expected, observed], hidden=1 if hidden else 0)
+    got = failures.classify(message)
+    assert got.kind == kind, message
+    assert got.check == ("hidden check 1" if hidden else "public check 2"), message
+
+
+def test_other_grader_messages_are_classified() -> None:
+    from autograder.grade import NOT_DONE, SOLUTIONS_MESSAGE
+
+    assert failures.classify(NOT_DONE).kind == failures.NOT_DONE
+    assert failures.classify(SOLUTIONS_MESSAGE).kind == failures.REFERENCE_USED
+    assert failures.classify("the cell of calc_preds was deleted").kind == failures.DELETED
+    assert failures.classify("your cell of calc_preds raised NameError: name 'x' is not defined").kind \
+        == "cell raised NameError"
+    many = _judged([torch.zeros(2)] * 3, [torch.zeros(3)] * 3, hidden=2)
+    assert failures.classify(many).checks_failed == 3
+
+
+def _failing(spec: ClassSpec) -> dict[tuple[str, str], Counter]:
+    out: dict[tuple[str, str], Counter] = {}
+    for (_sid, chapter), outcome in spec.outcomes.items():
+        for ex, kind in outcome.items():
+            out.setdefault((chapter, ex), Counter())
+            if kind is not None:
+                out[(chapter, ex)][KIND_NAMES[kind]] += 1
+    return out
+
+
+def test_exercise_failure_rates_and_kinds(klass: ClassSpec) -> None:
+    stats = report.exercise_stats(load_class(klass.course_dir))
+    expected = _failing(klass)
+    assert {(s.assignment, s.exercise): s.kinds for s in stats} == expected
+    for s in stats:
+        assert s.submissions == sum(1 for (_st, c) in klass.outcomes if c == s.assignment)
+    rates = [s.rate for s in stats]
+    assert rates == sorted(rates, reverse=True) and rates[0] > rates[-1]
+
+
+def test_check_failure_counts(klass: ClassSpec) -> None:
+    stats = report.check_stats(load_class(klass.course_dir))
+    expected: Counter = Counter()
+    for (_sid, chapter), outcome in klass.outcomes.items():
+        for ex, kind in outcome.items():
+            if kind is not None and FIRST_CHECK[kind]:
+                expected[(chapter, ex, FIRST_CHECK[kind])] += 1
+    assert {(s.assignment, s.exercise, s.check): s.failed for s in stats} == dict(expected)
+
+
+def test_late_submissions_against_the_due_date(klass: ClassSpec) -> None:
+    times = {t.assignment: t for t in report.timings(load_class(klass.course_dir))}
+    for chapter in CHAPTERS:
+        late = sum(1 for (s, c), t in klass.times.items() if c == chapter and t > DUE[chapter])
+        assert times[chapter].late == late and late > 0
+        assert times[chapter].duedate == DUE[chapter]
+        assert len(times[chapter].times) == sum(1 for (_s, c) in klass.outcomes if c == chapter)
+    assert times[PENALTIES and next(iter(PENALTIES))[1]].penalised == 1
+
+
+def test_students_with_missing_or_low_work(klass: ClassSpec) -> None:
+    listed = report.follow_up(load_class(klass.course_dir), low_percent=50)
+    expected = set()
+    for sid in [*klass.students, *{s for s, _c in klass.outcomes}]:
+        for chapter in CHAPTERS:
+            score = klass.score(sid, chapter)
+            if score is None or score / klass.max_score(chapter) < 0.5:
+                expected.add(sid)
+    assert set(listed) == expected
+    assert 0 < len(expected) < len(klass.students)
+
+
+def test_page_has_every_student_and_both_variants_of_every_plot(klass: ClassSpec, page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    rows = re.search(r"<table id='student-table'>.*?</table>", text, re.DOTALL).group(0)
+    assert rows.count("<tr>") == 1 + len(klass.students) + 1  # header, the roster, the unlisted student
+    for sid, fields in klass.students.items():
+        assert f"<td>{sid}</td>" in rows
+    assert "<script" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # names are escaped
+    assert not re.search(r"(src|href|srcset)=['\"]?(https?:)?//", text), "the report must not fetch anything"
+    pictures = re.findall(r"srcset='plots/([\w-]+)-dark\.png'", text)
+    assert len(pictures) == 5
+    for name in pictures:
+        for theme in report.THEMES:
+            assert (page.parent / "plots" / f"{name}-{theme}.png").read_bytes().startswith(b"\x89PNG")
+        assert f"src='plots/{name}-light.png'" in text
+    (sid, chapter), penalty = next(iter(PENALTIES.items()))
+    assert f"late, −{penalty:g}" in rows
+
+
+def test_errors_are_clear(tmp_path: Path, capsys) -> None:
+    assert cli_main(["report", "--course-dir", str(tmp_path / "nowhere")]) == 2
+    assert "no course folder" in capsys.readouterr().err
+    assert cli_main(["report", "--course-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no graded submissions" in err and "grade-all" in err
+
+
+# --- in a real browser --------------------------------------------------------------------------
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+        """Keep the test output clean."""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_report_opens_in_chromium_with_its_plots(playwright, chromium: Path, page: Path, scheme: str) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(page.parent)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    browser = playwright.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
+    try:
+        context = browser.new_context(color_scheme=scheme)
+        requests, problems = [], []
+        context.on("request", lambda r: requests.append(r.url))
+        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base) else route.abort())
+        tab = context.new_page()
+        tab.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        tab.on("pageerror", lambda err: problems.append(f"uncaught: {err}"))
+        tab.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+        tab.goto(base + "index.html", wait_until="load")
+        tab.wait_for_function("Array.from(document.images).every(i => i.complete)")
+        images = tab.eval_on_selector_all("img", "imgs => imgs.map(i => [i.currentSrc, i.naturalWidth])")
+        assert len(images) == 5
+        for src, width in images:
+            assert width > 0, f"{src} did not load"
+            assert src.endswith(f"-{scheme}.png"), f"{scheme} page shows {src}"
+        assert tab.locator("#student-table tbody tr").count() == len(load_class(page.parent.parent).students)
+        background = tab.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert (background == "rgb(255, 255, 255)") == (scheme == "light")
+        assert not problems, "\n".join(problems)
+        outside = [u for u in requests if not u.startswith(base)]
+        assert not outside, f"requests outside the report: {outside}"
+        context.close()
+    finally:
+        browser.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()
