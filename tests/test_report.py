@@ -225,3 +225,63 @@ def test_report_opens_in_chromium_with_its_plots(playwright, chromium: Path, pag
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# --- the whole loop on real grading -------------------------------------------------------------
+
+
+def test_real_grade_all_results_feed_the_report_the_exports_and_similarity(tmp_path_factory, capsys) -> None:
+    """Five chapter 2 submissions graded by ``grade-all`` itself, then report, Canvas, Moodle, similarity."""
+    import csv
+    import shutil
+
+    import nbformat
+    from test_grade import ADDED_HELPER, ALTERNATIVE, ASSIGNMENT, FIRST_TWO_FEATURES, POINTS, cell_of, \
+        generated_course, run_cli, submission
+
+    from autograder.nbgrader_config import write_config
+    from autograder.term import similarity
+
+    course = tmp_path_factory.mktemp("real-loop") / "course"
+    shutil.copytree(generated_course(tmp_path_factory), course)
+    write_config(course)
+    reference = submission(course, solved=tuple(POINTS))
+    renamed = submission(course, answers={gid: re.sub(r"\bindeps\b", "features", cell_of(reference, gid).source)
+                                          for gid in POINTS})
+    notebooks = {"alice": reference, "bob": submission(course, answers=ALTERNATIVE, added={"accuracy": ADDED_HELPER}),
+                 "carol": renamed, "dave": submission(course), "erin": submission(
+                     course, answers={"calc_preds": FIRST_TWO_FEATURES}, solved=tuple(set(POINTS) - {"calc_preds"}))}
+    for student, nb in notebooks.items():
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{ASSIGNMENT}.ipynb")
+        (folder / "timestamp.txt").write_text("2026-11-20 10:00:00.000000 UTC")
+    proc = run_cli("grade-all", "--course-dir", str(course), "--workers", "2")
+    assert proc.returncode == 0, proc.stderr
+    total = sum(POINTS.values())
+    expected = {"alice": total, "bob": total, "carol": total, "dave": 0, "erin": total - POINTS["calc_preds"]}
+
+    record = load_class(course)
+    assert {s: record.submission(s, ASSIGNMENT).final_score for s in expected} == expected
+    stats = {s.exercise: s for s in report.exercise_stats(record)}
+    assert stats["calc_preds"].kinds == Counter({failures.NOT_DONE: 1, "wrong values": 1})
+    assert stats["mae_loss"].kinds == Counter({failures.NOT_DONE: 1})
+    assert cli_main(["report", "--course-dir", str(course)]) == 0
+    assert (course / "report" / "plots" / "exercises-dark.png").is_file()
+
+    for fmt, id_column in (("canvas", "SIS Login ID"), ("moodle", None)):
+        out = course / f"{fmt}.csv"
+        assert cli_main(["export", "--course-dir", str(course), "--format", fmt, "--output", str(out)]) == 0
+        with out.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        if id_column:
+            grades = {r[id_column]: r[ASSIGNMENT] for r in rows if r[id_column]}
+            assert grades == {s: f"{v:g}" for s, v in expected.items()}
+        else:
+            assert sorted(r[ASSIGNMENT] for r in rows) == sorted(f"{v:g}" for v in expected.values())
+
+    rep = similarity.analyse(course, ASSIGNMENT)
+    pairs = {frozenset((p.first.author, p.second.author)) for p in rep.pairs}
+    assert frozenset(("alice", "carol")) in pairs and frozenset(("carol", similarity.REFERENCE)) in pairs
+    assert all("bob" not in p and "dave" not in p for p in pairs), pairs
+    capsys.readouterr()
