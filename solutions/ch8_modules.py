@@ -6,15 +6,23 @@ weights and trained with the same loss and plain SGD on the full batch, they rea
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from solutions.ch7_normal_equation import SOURDOUGH_SEED, LinearFit
+
 #: Seed of every module training run (the data loader's shuffling included).
 MODULE_SEED: int = 442
+#: The sourdough regression served with ``torch.nn``: mini-batches of 16 loaves, 100 epochs.
+SOURDOUGH_BATCH_SIZE: int = 16
+SOURDOUGH_MINIBATCH_EPOCHS: int = 100
+
+OptimiserFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
 
 
 def pick_device() -> torch.device:
@@ -121,3 +129,43 @@ def predict_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> floa
     with torch.no_grad():
         preds = model(x.to(device)).cpu()
     return ((preds > 0.5) == y.bool()).float().mean().item()
+
+
+def fit_linear_module(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    make_optimiser: OptimiserFactory,
+    epochs: int,
+    make_scheduler: SchedulerFactory | None = None,
+    batch_size: int | None = None,
+    seed: int = SOURDOUGH_SEED,
+) -> LinearFit:
+    """Fit ``nn.Linear(k, m)`` to ``x`` (n x k) and ``y`` (n x m) with ``nn.MSELoss`` and an optimiser.
+
+    Seed, create the layer (its own starting weights), then build the optimiser with
+    ``make_optimiser(layer.parameters())`` and, if given, a scheduler with ``make_scheduler(optimiser)``,
+    stepped once per epoch. With ``batch_size=None`` every step uses all rows (chapter 7's full
+    batch); otherwise a ``DataLoader`` shuffles mini-batches with a generator seeded by ``seed``.
+    ``losses`` holds the mean squared error on all rows after each epoch.
+    """
+    torch.manual_seed(seed)
+    layer = nn.Linear(x.shape[1], y.shape[1])
+    optimiser = make_optimiser(layer.parameters())
+    scheduler = make_scheduler(optimiser) if make_scheduler is not None else None
+    criterion = nn.MSELoss()
+    if batch_size is None:
+        batches: Iterable[tuple[torch.Tensor, torch.Tensor]] = [(x, y)]
+    else:
+        batches = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True,
+                             generator=torch.Generator().manual_seed(seed))
+    losses = []
+    for _ in range(epochs):
+        for xb, yb in batches:
+            optimiser.zero_grad()
+            criterion(layer(xb), yb).backward()
+            optimiser.step()
+        if scheduler is not None:
+            scheduler.step()
+        with torch.no_grad():
+            losses.append(criterion(layer(x), y).item())
+    return LinearFit(layer.weight.detach().clone(), layer.bias.detach().clone(), losses)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from solutions import ch8_modules as ch8
-from solutions.ch1_titanic import Split
+from solutions.ch1_titanic import Split, standardise
 from solutions.ch2_gradient_descent import TRAIN_SEED, Coeffs, InitFn, accuracy, mae_loss, parameters, train_model
 from solutions.ch4_matrix import calc_preds_matrix, init_coeffs_matrix
 from solutions.ch5_neural_net import NN_EPOCHS, NN_LR, calc_preds_nn, init_coeffs_nn
+from solutions.ch7_normal_equation import SOURDOUGH_EPOCHS, SOURDOUGH_LR, SOURDOUGH_SEED, LinearFit, load_sourdough
 
 pytestmark = pytest.mark.ch8
 
@@ -113,3 +115,71 @@ def test_train_minibatch_is_seeded_and_learns(line_f_split: Split) -> None:
     assert len(runs[0]) == 4 and runs[0][-1] < runs[0][0]
     acc = ch8.predict_accuracy(model, line_f_split.val_x, line_f_split.val_y[:, None])
     assert acc == accuracy(model(line_f_split.val_x), line_f_split.val_y[:, None])
+
+
+# --- the sourdough regression served with torch.nn, against the normal equation --------------------
+
+
+@pytest.fixture(scope="module")
+def sourdough() -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Standardised sourdough inputs, the scores, and the least-squares [bias; weight.T] in float64 numpy."""
+    x, y = load_sourdough()
+    x = standardise(x)
+    theta, *_ = np.linalg.lstsq(np.column_stack([np.ones(len(x)), x.double().numpy()]), y.double().numpy(),
+                                rcond=None)
+    return x, y, theta
+
+
+def _gap(fit: LinearFit, theta: np.ndarray) -> float:
+    """Largest difference between a fit's weights and biases and numpy's least squares."""
+    return max(np.abs(fit.bias.double().numpy() - theta[0]).max(),
+               np.abs(fit.weight.double().numpy() - theta[1:].T).max())
+
+
+def test_fit_linear_module_one_sgd_step_by_hand(sourdough: tuple[torch.Tensor, torch.Tensor, np.ndarray]) -> None:
+    """One full-batch epoch is one SGD step on the MSE, its gradient written out in numpy."""
+    x, y, _ = sourdough
+    torch.manual_seed(SOURDOUGH_SEED)
+    start = nn.Linear(3, 2)  # the layer fit_linear_module creates after the same seed
+    w, b = start.weight.detach().double().numpy(), start.bias.detach().double().numpy()
+    xs, ys = x.double().numpy(), y.double().numpy()
+    err = xs @ w.T + b - ys
+    lr = 0.1
+    w_next = w - lr * 2 * err.T @ xs / err.size
+    b_next = b - lr * 2 * err.sum(axis=0) / err.size
+    fit = ch8.fit_linear_module(x, y, lambda p: torch.optim.SGD(p, lr=lr), epochs=1)
+    np.testing.assert_allclose(fit.weight.numpy(), w_next, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fit.bias.numpy(), b_next, rtol=1e-5, atol=1e-5)
+    assert fit.losses == pytest.approx([((xs @ w_next.T + b_next - ys) ** 2).mean()], rel=1e-5)
+
+
+@pytest.mark.parametrize("make_optimiser", [lambda p: torch.optim.SGD(p, lr=SOURDOUGH_LR),
+                                            lambda p: torch.optim.Adam(p, lr=SOURDOUGH_LR)], ids=["SGD", "Adam"])
+def test_fit_linear_module_full_batch_reaches_the_normal_equation(
+        sourdough: tuple[torch.Tensor, torch.Tensor, np.ndarray], make_optimiser: ch8.OptimiserFactory) -> None:
+    x, y, theta = sourdough
+    fit = ch8.fit_linear_module(x, y, make_optimiser, epochs=SOURDOUGH_EPOCHS)
+    assert fit.weight.shape == (2, 3) and fit.bias.shape == (2,) and len(fit.losses) == SOURDOUGH_EPOCHS
+    assert _gap(fit, theta) < 1e-4
+    exact_loss = ((np.column_stack([np.ones(len(x)), x.double().numpy()]) @ theta - y.double().numpy()) ** 2).mean()
+    assert fit.losses[-1] == pytest.approx(exact_loss, rel=1e-5)
+    assert fit.losses[0] > 10 * fit.losses[-1]
+
+
+def test_scheduler_settles_the_minibatch_fit(sourdough: tuple[torch.Tensor, torch.Tensor, np.ndarray]) -> None:
+    """Mini-batch Adam at a constant rate keeps jittering; shrinking the rate lands it near the minimum."""
+    x, y, theta = sourdough
+
+    def fit(schedule: ch8.SchedulerFactory | None) -> LinearFit:
+        return ch8.fit_linear_module(x, y, lambda p: torch.optim.Adam(p, lr=SOURDOUGH_LR), ch8.SOURDOUGH_MINIBATCH_EPOCHS,
+                                     make_scheduler=schedule, batch_size=ch8.SOURDOUGH_BATCH_SIZE)
+
+    constant = fit(None)
+    scheduled = fit(lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, ch8.SOURDOUGH_MINIBATCH_EPOCHS))
+    again = fit(lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, ch8.SOURDOUGH_MINIBATCH_EPOCHS))
+    assert scheduled.losses == again.losses  # seeded: the same shuffles and steps
+    torch.testing.assert_close(scheduled.weight, again.weight, rtol=0, atol=0)
+    assert _gap(scheduled, theta) < _gap(constant, theta) / 3
+    assert _gap(scheduled, theta) < 1e-2
+    last = ch8.SOURDOUGH_MINIBATCH_EPOCHS // 5
+    assert np.ptp(scheduled.losses[-last:]) < np.ptp(constant.losses[-last:]) / 10
