@@ -38,8 +38,13 @@ TRICKY_NAMES = {"s03": ("=HYPERLINK(\"http://x\")", "@Smith"), "s04": ("Zoë", "
 UNLISTED = "zz_unlisted"
 #: A student in the roster who never submitted anything.
 ABSENT = "s32"
-#: Submissions that carry a late penalty in their result (points).
+#: Submissions that carry a late penalty (points) in their result ...
 PENALTIES = {("s07", "ch3_sigmoid"): 1.0}
+#: ... or only in nbgrader's gradebook, as nbgrader records one (on the submitted notebook).
+GRADEBOOK_PENALTIES = {("s08", "ch6_deep"): 0.5}
+#: Extensions of the due date granted in nbgrader's gradebook: the submission is after the due date
+#: but within its extension, so it is not late.
+EXTENSIONS = {("s10", "ch2_gradient_descent"): timedelta(days=2)}
 
 
 def _failure_messages() -> dict[str, str]:
@@ -83,7 +88,16 @@ class ClassSpec:
         if outcome is None:
             return None
         raw = sum(self.points[chapter][e] for e, kind in outcome.items() if kind is None)
-        return max(0.0, raw - PENALTIES.get((student, chapter), 0.0))
+        return max(0.0, raw - self.penalty(student, chapter))
+
+    def is_late(self, student: str, chapter: str) -> bool:
+        """After the due date and any extension."""
+        when = self.times.get((student, chapter))
+        return when is not None and when > DUE[chapter] + EXTENSIONS.get((student, chapter), timedelta(0))
+
+    def penalty(self, student: str, chapter: str) -> float:
+        """Points taken off for lateness."""
+        return PENALTIES.get((student, chapter), 0.0) + GRADEBOOK_PENALTIES.get((student, chapter), 0.0)
 
     def max_score(self, chapter: str) -> int:
         return sum(self.points[chapter].values())
@@ -123,6 +137,11 @@ def make_class(course_dir: Path) -> ClassSpec:
             spec.times[(sid, chapter)] = DUE[chapter] + offset
     spec.outcomes[("s07", "ch3_sigmoid")] = {e: None for e in points["ch3_sigmoid"]}  # penalised, full marks
     spec.times[("s07", "ch3_sigmoid")] = DUE["ch3_sigmoid"] + timedelta(hours=30)
+    for (sid, chapter), extension in EXTENSIONS.items():
+        spec.outcomes.setdefault((sid, chapter), {e: None for e in points[chapter]})
+        spec.times[(sid, chapter)] = DUE[chapter] + extension / 2
+    spec.outcomes[("s08", "ch6_deep")] = {e: None for e in points["ch6_deep"]}  # penalised in the gradebook
+    spec.times[("s08", "ch6_deep")] = DUE["ch6_deep"] + timedelta(hours=5)
 
     course_dir.mkdir(parents=True)
     for (sid, chapter), outcome in spec.outcomes.items():
@@ -147,9 +166,15 @@ def make_class(course_dir: Path) -> ClassSpec:
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush warnings
         for chapter in CHAPTERS:
             gb.update_or_create_assignment(chapter, duedate=DUE[chapter])
+            gb.update_or_create_notebook(chapter, chapter)
         for sid, fields in students.items():
             gb.update_or_create_student(sid, **fields)
         for (sid, chapter) in spec.outcomes:
             if sid in students:
                 gb.update_or_create_submission(chapter, sid, timestamp=spec.times[(sid, chapter)])
+        for (sid, chapter), extension in EXTENSIONS.items():
+            gb.grant_extension(chapter, sid, minutes=extension.total_seconds() / 60)
+        for (sid, chapter), penalty in GRADEBOOK_PENALTIES.items():
+            gb.find_submission_notebook(chapter, chapter, sid).late_submission_penalty = penalty
+        gb.db.commit()
     return spec

@@ -14,7 +14,7 @@ import csv
 from pathlib import Path
 
 import pytest
-from class_fixture import ABSENT, CHAPTERS, PENALTIES, UNLISTED, ClassSpec, make_class
+from class_fixture import ABSENT, CHAPTERS, GRADEBOOK_PENALTIES, PENALTIES, UNLISTED, ClassSpec, make_class
 
 from autograder.cli import main as cli_main
 from autograder.term.export import CANVAS_COLUMNS, CANVAS_POINTS_ROW, MOODLE_COLUMNS
@@ -106,11 +106,18 @@ def test_missing_work_is_empty_unless_asked_for_zero(klass: ClassSpec, tmp_path:
         assert by_id[fields["lms_user_id"]] == {c: _expected(klass, sid, c, missing="0") for c in CHAPTERS}
 
 
-def test_late_penalty_is_taken_off_the_exported_grade(klass: ClassSpec, tmp_path: Path, capsys) -> None:
-    (sid, chapter), penalty = next(iter(PENALTIES.items()))
+@pytest.mark.parametrize("where", ["result", "gradebook"])
+def test_late_penalty_is_taken_off_the_exported_grade(klass: ClassSpec, tmp_path: Path, capsys, where: str) -> None:
+    """A penalty in the result (``late_penalty``) or in nbgrader's gradebook (as nbgrader records it)."""
+    (sid, chapter), penalty = next(iter((PENALTIES if where == "result" else GRADEBOOK_PENALTIES).items()))
     rows, _ = _export(klass, tmp_path, capsys, "--format", "csv")
     record = next(dict(zip(rows[0], r)) for r in rows[1:] if r[0] == sid)
     assert float(record[chapter]) == klass.max_score(chapter) - penalty  # full marks, then the penalty
+    assert float(record[f"{chapter}: late penalty"]) == penalty
+    penalised = [c for c in CHAPTERS if any(klass.penalty(s, c) for s in klass.students)]
+    assert [h for h in rows[0] if h.endswith("late penalty")] == [f"{c}: late penalty" for c in penalised]
+    rows, _ = _export(klass, tmp_path, capsys, "--format", "canvas")
+    assert not [h for h in rows[0] if "penalty" in h], "Canvas would make a penalty column a new assignment"
 
 
 def test_by_exercise_adds_one_column_per_exercise(klass: ClassSpec, tmp_path: Path, capsys) -> None:

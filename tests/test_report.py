@@ -20,7 +20,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 import torch
-from class_fixture import CHAPTERS, DUE, FIRST_CHECK, PENALTIES, ClassSpec, make_class
+from class_fixture import CHAPTERS, DUE, EXTENSIONS, FIRST_CHECK, PENALTIES, ClassSpec, make_class
 from conftest import CHROMIUM_ARGS
 
 from autograder.cli import main as cli_main
@@ -136,11 +136,14 @@ def test_check_failure_counts(klass: ClassSpec) -> None:
 def test_late_submissions_against_the_due_date(klass: ClassSpec) -> None:
     times = {t.assignment: t for t in report.timings(load_class(klass.course_dir))}
     for chapter in CHAPTERS:
-        late = sum(1 for (s, c), t in klass.times.items() if c == chapter and t > DUE[chapter])
+        late = sum(1 for (s, c) in klass.times if c == chapter and klass.is_late(s, c))
         assert times[chapter].late == late and late > 0
+        extended = [s for (s, c) in EXTENSIONS if c == chapter]
+        assert all(klass.times[(s, chapter)] > DUE[chapter] for s in extended)  # late but for the extension
         assert times[chapter].duedate == DUE[chapter]
         assert len(times[chapter].times) == sum(1 for (_s, c) in klass.outcomes if c == chapter)
-    assert times[PENALTIES and next(iter(PENALTIES))[1]].penalised == 1
+    for chapter in CHAPTERS:
+        assert times[chapter].penalised == sum(1 for s in klass.students if klass.penalty(s, chapter))
 
 
 def test_students_with_missing_or_low_work(klass: ClassSpec) -> None:

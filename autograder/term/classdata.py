@@ -13,7 +13,8 @@ Where each fact comes from, and why:
 - **roster**: nbgrader's ``student`` table (``nbgrader db student import`` fills it: ``id``,
   ``first_name``, ``last_name``, ``email``, ``lms_user_id``), plus any student who has a result or a
   submission folder but is not in the table (with an empty name: the exports say so).
-- **due dates**: nbgrader's ``assignment.duedate``; **submission times**: the gradebook's submission
+- **due dates**: nbgrader's ``assignment.duedate``, plus a student's ``extension`` if nbgrader has one;
+  **submission times**: the gradebook's submission
   timestamp, else nbgrader's ``submitted/<student>/<assignment>/timestamp.txt``. All times are naive
   UTC, as nbgrader stores them.
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -81,11 +82,19 @@ class Submission:
     notes: list[str] = field(default_factory=list)
     timestamp: datetime | None = None
     late_penalty: float = 0.0
+    #: nbgrader's per-student extension of the due date (its ``submission.extension``), if any.
+    extension: timedelta | None = None
 
     @property
     def final_score(self) -> float:
         """The score less the late penalty, never below 0."""
         return max(0.0, self.score - self.late_penalty)
+
+    def is_late(self, duedate: datetime | None) -> bool:
+        """Whether it came in after the due date (plus the student's extension, if any)."""
+        if duedate is None or self.timestamp is None:
+            return False
+        return self.timestamp > duedate + (self.extension or timedelta(0))
 
     @property
     def fraction(self) -> float:
@@ -214,8 +223,9 @@ def read_timestamp(course_dir: Path, student: str, assignment: str) -> datetime 
 class _GradebookFacts:
     students: dict[str, Student] = field(default_factory=dict)
     duedates: dict[str, datetime | None] = field(default_factory=dict)
-    #: (student, assignment) -> (timestamp, late penalty, score, max_score)
-    submissions: dict[tuple[str, str], tuple[datetime | None, float, float, float]] = field(default_factory=dict)
+    #: (student, assignment) -> (timestamp, late penalty, score, max_score, extension)
+    submissions: dict[tuple[str, str], tuple[datetime | None, float, float, float, timedelta | None]] = field(
+        default_factory=dict)
 
 
 def _read_gradebook(course_dir: Path, problems: list[str]) -> _GradebookFacts:
@@ -237,7 +247,7 @@ def _read_gradebook(course_dir: Path, problems: list[str]) -> _GradebookFacts:
                 for sub in a.submissions:
                     facts.submissions[(sub.student.id, a.name)] = (
                         sub.timestamp, float(sub.late_submission_penalty or 0.0),
-                        float(sub.score or 0.0), float(sub.max_score or 0.0))
+                        float(sub.score or 0.0), float(sub.max_score or 0.0), sub.extension)
     except (SQLAlchemyError, OSError, ValueError) as err:
         problems.append(f"{GRADEBOOK_FILE}: could not be read ({type(err).__name__}: {err}); "
                         f"names, due dates and times are missing")
@@ -265,7 +275,7 @@ def load_class(course_dir: Path, assignments: list[str] | None = None, progress:
         sub = _read_result(course_dir, student, assignment, problems)
         if sub is not None:
             submissions[(student, assignment)] = sub
-    for key, (_ts, _pen, score, max_score) in book.submissions.items():
+    for key, (_ts, _pen, score, max_score, _ext) in book.submissions.items():
         if key not in submissions and max_score > 0:  # graded by nbgrader itself: its total only
             submissions[key] = Submission(key[0], key[1], score, max_score)
     if not submissions:
@@ -273,7 +283,7 @@ def load_class(course_dir: Path, assignments: list[str] | None = None, progress:
                           f"{RESULT_FILE} nor scores in {GRADEBOOK_FILE}. Grade the class first: "
                           + GRADE_ALL_HINT.format(course_dir=course_dir))
     for key, sub in submissions.items():
-        ts, penalty, _score, _max = book.submissions.get(key, (None, 0.0, 0.0, 0.0))
+        ts, penalty, _score, _max, sub.extension = book.submissions.get(key, (None, 0.0, 0.0, 0.0, None))
         sub.timestamp = ts or read_timestamp(course_dir, *key)
         if not sub.late_penalty and penalty:
             sub.late_penalty = penalty

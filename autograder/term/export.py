@@ -17,7 +17,8 @@ The roster maps nbgrader's student ids to the LMS's: nbgrader's ``student`` tabl
 - **Moodle** (Grades > Import > CSV file): ``First name, Last name, ID number, Email address``, then
   the grade items. In the import's "Identify user by" choose "Map from: ID number, Map to: User ID
   number" (nbgrader's ``lms_user_id``) or "Email address", then map each column to a grade item.
-- **csv**: nbgrader's id and the roster's fields, then the grades: for any other tool.
+- **csv**: nbgrader's id and the roster's fields, then the grades, and after an assignment with late
+  penalties a column of the points each student lost: for any other tool.
 
 Text cells are safe to open in a spreadsheet (OWASP's CSV-injection rule: text starting with ``=``,
 ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'``); numbers are written as numbers.
@@ -41,6 +42,8 @@ MOODLE_COLUMNS = ("First name", "Last name", "ID number", "Email address")
 CSV_COLUMNS = ("student", "first_name", "last_name", "email", "lms_user_id")
 #: What an exercise column is called: ``<assignment>: <exercise>``.
 EXERCISE_COLUMN = "{assignment}: {exercise}"
+#: The plain CSV's column of late penalties (points taken off the assignment's grade).
+LATE_COLUMN = "{assignment}: late penalty"
 
 
 def _identity(fmt: str, s: Student) -> list[str]:
@@ -51,14 +54,22 @@ def _identity(fmt: str, s: Student) -> list[str]:
     return [s.id, s.first_name, s.last_name, s.email, s.lms_user_id]
 
 
-def _grade_columns(record: ClassRecord, by_exercise: bool) -> list[tuple[str, float, Callable]]:
-    """(header, points possible, student id -> grade or None) for each grade column."""
+def _grade_columns(record: ClassRecord, by_exercise: bool, penalties: bool) -> list[tuple[str, float, Callable]]:
+    """(header, points possible, student id -> grade or None) for each grade column.
+
+    With ``penalties``, an assignment with any late penalty gets a column of the points taken off.
+    """
     cols: list[tuple[str, float, Callable]] = []
     for a in record.assignments:
         def total(student: str, name: str = a.name) -> float | None:
             sub = record.submission(student, name)
             return None if sub is None else sub.final_score
         cols.append((a.name, a.max_score, total))
+        if penalties and any(s.late_penalty for s in record.submissions.values() if s.assignment == a.name):
+            def penalty(student: str, name: str = a.name) -> float | None:
+                sub = record.submission(student, name)
+                return None if sub is None else sub.late_penalty
+            cols.append((LATE_COLUMN.format(assignment=a.name), 0.0, penalty))
         if by_exercise:
             for ex_id, possible in a.exercises.items():
                 def exercise(student: str, name: str = a.name, ex_id: str = ex_id) -> float | None:
@@ -77,7 +88,7 @@ def render(record: ClassRecord, fmt: str, by_exercise: bool = False, missing_as_
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {FORMATS}")
     identity = {"canvas": CANVAS_COLUMNS, "moodle": MOODLE_COLUMNS, "csv": CSV_COLUMNS}[fmt]
-    cols = _grade_columns(record, by_exercise)
+    cols = _grade_columns(record, by_exercise, penalties=fmt == "csv")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([csv_cell(h) for h in (*identity, *(c[0] for c in cols))])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import statistics
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -123,7 +124,7 @@ def timings(record: ClassRecord) -> list[Timing]:
     for a in record.assignments:
         subs = [s for s in record.submissions.values() if s.assignment == a.name]
         times = sorted(s.timestamp for s in subs if s.timestamp is not None)
-        late = sum(1 for t in times if a.duedate is not None and t > a.duedate)
+        late = sum(1 for s in subs if s.is_late(a.duedate))
         out.append(Timing(a.name, a.duedate, times, late, sum(1 for s in subs if s.late_penalty > 0),
                           sum(1 for s in subs if s.timestamp is None)))
     return out
@@ -148,18 +149,15 @@ def follow_up(record: ClassRecord, low_percent: float = LOW_PERCENT) -> dict[str
 # -------------------------------------------------------------------------------------- the plots
 
 
-def _figure(width: float, height: float, theme: str):
+def _figure(width: float, height: float):
     from matplotlib.figure import Figure
 
-    colours = THEMES[theme]
     fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
     fig.patch.set_alpha(0)
-    fig._course_theme = colours  # the styling helper below reads it
     return fig
 
 
-def _style(ax, fig) -> None:
-    colours = fig._course_theme
+def _style(ax, colours: dict[str, str]) -> None:
     ax.set_facecolor("none")
     for spine in ax.spines.values():
         spine.set_color(colours["grid"])
@@ -171,28 +169,29 @@ def _style(ax, fig) -> None:
     ax.set_axisbelow(True)
 
 
-def _legend(ax, fig, **kwargs) -> None:
+def _legend(ax, colours: dict[str, str], **kwargs) -> None:
     legend = ax.legend(frameon=False, **kwargs)
     for text in legend.get_texts():
-        text.set_color(fig._course_theme["text"])
+        text.set_color(colours["text"])
 
 
 def plot_scores(record: ClassRecord, theme: str):
     """One histogram of final scores (percent) per assignment."""
     n = len(record.assignments)
-    fig = _figure(min(4.2 * n, 13), 3.2, theme)
+    colours = THEMES[theme]
+    fig = _figure(min(4.2 * n, 13), 3.2)
     axes = fig.subplots(1, n, sharey=True, squeeze=False)[0]
     bins = [i * 10 for i in range(11)]
     for ax, a, colour in zip(axes, record.assignments, PALETTE * 10):
         values = [100 * s.fraction for s in record.submissions.values() if s.assignment == a.name]
-        ax.hist(values, bins=bins, color=colour, edgecolor=fig._course_theme["text"], linewidth=0.4)
+        ax.hist(values, bins=bins, color=colour, edgecolor=colours["text"], linewidth=0.4)
         if values:
             mean = sum(values) / len(values)
-            ax.axvline(mean, color=fig._course_theme["text"], linestyle="--", linewidth=1)
+            ax.axvline(mean, color=colours["text"], linestyle="--", linewidth=1)
             ax.set_title(f"{a.name}\nn={len(values)}, mean {mean:.0f}%", fontsize=9)
         ax.set_xlabel("final score (%)")
         ax.set_xlim(0, 100)
-        _style(ax, fig)
+        _style(ax, colours)
     axes[0].set_ylabel("students")
     return fig
 
@@ -200,7 +199,8 @@ def plot_scores(record: ClassRecord, theme: str):
 def plot_exercises(stats: list[ExerciseStats], theme: str):
     """Failure rate of every exercise, sorted, each bar split by kind of failure."""
     kinds = [k for k, _ in sum((s.kinds for s in stats), Counter()).most_common()]
-    fig = _figure(9, 0.34 * len(stats) + 1.6, theme)
+    colours = THEMES[theme]
+    fig = _figure(9, 0.34 * len(stats) + 1.6)
     ax = fig.subplots()
     labels = [f"{s.assignment}: {s.exercise}" for s in stats][::-1]
     left = [0.0] * len(stats)
@@ -211,23 +211,24 @@ def plot_exercises(stats: list[ExerciseStats], theme: str):
     ax.set_xlabel("submissions that failed the exercise (%)")
     ax.set_xlim(0, 100)
     ax.tick_params(axis="y", labelsize=8)
-    _style(ax, fig)
+    _style(ax, colours)
     if kinds:
-        _legend(ax, fig, loc="lower right", fontsize=8, title=None)
+        _legend(ax, colours, loc="lower right", fontsize=8, title=None)
     return fig
 
 
 def plot_checks(stats: list[CheckStats], theme: str, top: int = 20):
     """The checks that failed first most often."""
     shown = stats[:top]
-    fig = _figure(9, 0.32 * max(len(shown), 1) + 1.4, theme)
+    colours = THEMES[theme]
+    fig = _figure(9, 0.32 * max(len(shown), 1) + 1.4)
     ax = fig.subplots()
     labels = [f"{s.exercise}: {s.check}" for s in shown][::-1]
     ax.barh(labels, [100 * s.rate for s in shown][::-1], color=PALETTE[3], height=0.7)
     ax.set_xlabel("submissions in which this check failed first (%)")
     ax.set_xlim(0, 100)
     ax.tick_params(axis="y", labelsize=8)
-    _style(ax, fig)
+    _style(ax, colours)
     return fig
 
 
@@ -235,7 +236,8 @@ def plot_timeline(times: list[Timing], theme: str):
     """Cumulative submissions over time per assignment, each with its due date."""
     import matplotlib.dates as mdates
 
-    fig = _figure(9, 3.6, theme)
+    colours = THEMES[theme]
+    fig = _figure(9, 3.6)
     ax = fig.subplots()
     for t, colour in zip(times, PALETTE * 10):
         if t.times:
@@ -246,22 +248,23 @@ def plot_timeline(times: list[Timing], theme: str):
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     ax.set_ylabel("submissions so far")
     ax.set_xlabel("time (UTC); dashed: due date")
-    _style(ax, fig)
+    _style(ax, colours)
     if any(t.times for t in times):
-        _legend(ax, fig, loc="upper left", fontsize=8)
+        _legend(ax, colours, loc="upper left", fontsize=8)
     return fig
 
 
 def plot_students(record: ClassRecord, theme: str):
     """Every student's final score on every assignment; missing work in grey with a cross."""
+    import numpy as np
     from matplotlib.colors import LinearSegmentedColormap
 
     students = record.students
-    fig = _figure(1.3 * len(record.assignments) + 3.2, 0.2 * len(students) + 1.6, theme)
+    colours = THEMES[theme]
+    fig = _figure(1.3 * len(record.assignments) + 3.2, 0.2 * len(students) + 1.6)
     ax = fig.subplots()
     cmap = LinearSegmentedColormap.from_list("score", [PALETTE[3], PALETTE[8], PALETTE[2]]).with_extremes(
         bad=MISSING_COLOUR)
-    import numpy as np
 
     grid = np.full((len(students), len(record.assignments)), np.nan)
     for i, st in enumerate(students):
@@ -276,12 +279,12 @@ def plot_students(record: ClassRecord, theme: str):
     ax.set_xticks(range(len(record.assignments)), [a.name for a in record.assignments], rotation=20,
                   ha="right", fontsize=8)
     ax.set_yticks(range(len(students)), [s.id for s in students], fontsize=7)
-    _style(ax, fig)
+    _style(ax, colours)
     ax.grid(False)
     bar = fig.colorbar(image, ax=ax, shrink=0.6)
-    bar.set_label("final score (%); grey ×: missing", color=fig._course_theme["text"])
-    bar.ax.tick_params(colors=fig._course_theme["text"], labelcolor=fig._course_theme["text"])
-    bar.outline.set_edgecolor(fig._course_theme["grid"])
+    bar.set_label("final score (%); grey ×: missing", color=colours["text"])
+    bar.ax.tick_params(colors=colours["text"], labelcolor=colours["text"])
+    bar.outline.set_edgecolor(colours["grid"])
     return fig
 
 
@@ -348,7 +351,7 @@ def render_html(record: ClassRecord, low_percent: float = LOW_PERCENT) -> str:
                "<th>median</th><th>min</th><th>max</th></tr></thead><tbody>")
     for a in record.assignments:
         finals = sorted(s.final_score for s in record.submissions.values() if s.assignment == a.name)
-        median = finals[len(finals) // 2] if len(finals) % 2 else (finals[len(finals) // 2 - 1] + finals[len(finals) // 2]) / 2
+        median = statistics.median(finals)
         out.append(f"<tr><td>{e(a.name)}</td><td>{_when(a.duedate)}</td><td class='num'>{len(finals)}</td>"
                    f"<td class='num'>{points(a.max_score)}</td><td class='num'>{points(sum(finals) / len(finals))}</td>"
                    f"<td class='num'>{points(median)}</td><td class='num'>{points(finals[0])}</td>"
@@ -403,7 +406,7 @@ def render_html(record: ClassRecord, low_percent: float = LOW_PERCENT) -> str:
                 cells.append("<td class='missing'>missing</td>")
                 continue
             total += sub.final_score
-            late = a.duedate is not None and sub.timestamp is not None and sub.timestamp > a.duedate
+            late = sub.is_late(a.duedate)
             mark = ""
             if sub.late_penalty:
                 mark = f" <span class='late'>(late, −{points(sub.late_penalty)})</span>"
@@ -414,8 +417,7 @@ def render_html(record: ClassRecord, low_percent: float = LOW_PERCENT) -> str:
         out.append(f"<tr><td>{e(st.id)}</td><td>{e(st.sortable_name)}</td><td>{e(st.email)}</td>{''.join(cells)}"
                    f"<td class='num'>{points(total)}</td><td class='num'>{pct}</td></tr>")
     out.append("</tbody></table>")
-    out.append(f"<p class='muted'>Written {datetime.now().strftime('%Y-%m-%d %H:%M')} by python -m autograder "
-               f"report.</p></body></html>\n")
+    out.append("<p class='muted'>Written by python -m autograder report.</p></body></html>\n")
     return "\n".join(out)
 
 
