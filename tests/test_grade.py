@@ -459,3 +459,43 @@ def test_limits_from_the_command_line_take_effect(course: Path, tmp_path: Path, 
     assert scores(result)["mae_loss"] == 0
     message = next(e["message"] for e in result["exercises"] if e["id"] == "mae_loss")
     assert "time" in message.lower(), message
+
+
+
+# --- grading never writes into course/source or course/release; the table shows reasons whole ------
+
+def test_grading_in_place_writes_nothing_into_source_or_release(course: Path, tmp_path: Path, capsys) -> None:
+    """A notebook graded where it lies in release/ or source/ gets its feedback in feedback-local/."""
+    import shutil
+
+    own = tmp_path / "course"
+    shutil.copytree(course, own)
+
+    def listing() -> list[str]:
+        return sorted(str(p.relative_to(own)) for d in ("source", "release") for p in (own / d).rglob("*"))
+
+    before = listing()
+    for step in ("release", "source"):
+        result = grade_json(own / step / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", own, capsys)
+        assert result["max_score"] > 0
+        assert (own / "feedback-local" / f"{ASSIGNMENT}_feedback.html").is_file()
+    assert listing() == before
+    status = cli_main(["grade", str(own / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), "--course-dir", str(own),
+                       "--feedback", str(own / "release" / ASSIGNMENT / "fb.html")])
+    assert status == 2 and "never writes into" in capsys.readouterr().err
+    assert listing() == before
+
+
+def test_the_table_wraps_long_reasons_and_never_cuts_them() -> None:
+    from autograder.feedback import TABLE_REASON_CHARS, render_table
+    from autograder.grade import ExerciseResult, GradeResult
+
+    words = [f"word{i}" for i in range(80)]
+    result = GradeResult("chX", [ExerciseResult("ex", "Exercise", 0, 1, False, " ".join(words) + " \x1b[2J")],
+                         notes=["a note " * 30])
+    table = render_table(result)
+    reason_lines = table.splitlines()[2:table.splitlines().index("total: 0 / 1")]
+    assert len(reason_lines) > 1  # wrapped
+    assert " ".join(line.split("failed", 1)[-1].strip() for line in reason_lines).split()[:80] == words
+    assert "\x1b" not in table and "\\x1b[2J" in table
+    assert all(len(line) <= TABLE_REASON_CHARS + 40 for line in table.splitlines())

@@ -330,3 +330,91 @@ def test_sandbox_command_binds_no_project_folder():
 
     for dest in bound:  # nbgrader's exchange (every student's submission) is not visible
         assert not DEFAULT_EXCHANGE_ROOT.startswith(dest.rstrip("/") + "/"), dest
+
+
+# ------------------------------------------------------------------- the protocol: secrets last
+
+@pytest.mark.grading
+@pytest.mark.parametrize("mode", MODES)
+def test_hidden_cases_come_back_secret_and_after_the_public_ones(mode):
+    """Public outcomes are shown as they are; hidden ones are flagged and their errors reduced to a kind."""
+    cells = ["import sys\nseen = []\n"
+             "class Custom(Exception):\n    pass\n"
+             "def f(x):\n    seen.append(x)\n    if x < 0:\n        raise Custom(f'secret {x}')\n"
+             "    if x == 0:\n        raise ValueError(f'zero {seen}')\n    return x * 2\n"]
+    calls = {"f": ("return", [(1,), (0,)], [(2,), (-7,), (0,)])}
+    result = sandbox.run_submission(cells, calls, FAST, sandbox=mode)
+    public, hidden = result.outcomes["f"][:2], result.outcomes["f"][2:]
+    assert [o.secret for o in public] == [False, False] and all(o.secret for o in hidden)
+    assert public[0].value == 2 and public[1].error == "ValueError: zero [1, 0]"  # no hidden input seen yet
+    assert hidden[0].value == 4
+    assert hidden[1].error == sandbox.UNNAMED_ERROR  # a type of the submission's: not even its name
+    assert hidden[2].error == "ValueError"  # a built-in's name only, never its message
+
+
+def test_reduce_error_keeps_only_builtin_names():
+    assert sandbox.reduce_error("ValueError: the input was [1, 2]") == "ValueError"
+    assert sandbox.reduce_error("Leak_7_12: x") == sandbox.UNNAMED_ERROR
+    assert sandbox.reduce_error("returned a value of unsupported type Leak_7_12") == sandbox.NOT_ACCEPTED
+    assert sandbox.reduce_error("TimeLimitExceeded: ran longer") == "TimeLimitExceeded"
+    assert sandbox.reduce_error("") == sandbox.NOT_ACCEPTED
+
+
+def test_progress_reduces_everything_once_the_hidden_inputs_are_sent():
+    progress = sandbox._Progress(2, {"f": 2})
+    progress.handle(b'{"t": "cell_error", "i": 0, "error": "ValueError: public text"}')
+    progress.secret = True
+    progress.handle(b'{"t": "cell_error", "i": 1, "error": "KeyError: hidden text"}')
+    progress.handle(b'{"t": "result", "id": "f", "k": 1, "error": "RuntimeError: [7, 12]"}')
+    assert progress.cell_errors == {0: "ValueError: public text", 1: "KeyError"}
+    assert progress.results[("f", 1)] == sandbox.CaseOutcome(None, "RuntimeError", True)
+
+
+def test_progress_refuses_lines_that_would_amplify_memory():
+    progress = sandbox._Progress(0, {"f": 1})
+    progress.handle(b'{"t": "case", "id": "f", "k": 0}')
+    progress.handle(b"[" + b"[]," * (sandbox.MAX_MESSAGE_ITEMS // 2 + 1) + b"[]]")
+    assert progress.results[("f", 0)].error.startswith(sandbox.REFUSED)
+
+
+# ------------------------------------------------------------------------------------ safe_io
+
+def test_read_inside_reads_only_regular_files_below_the_folder(tmp_path):
+    import os
+
+    from autograder import safe_io
+
+    (tmp_path / "s" / "a").mkdir(parents=True)
+    (tmp_path / "s" / "a" / "ok.ipynb").write_bytes(b"{}")
+    (tmp_path / "s" / "a" / "big").write_bytes(b"x" * 101)
+    (tmp_path / "s" / "a" / "zero").symlink_to("/dev/zero")
+    (tmp_path / "s" / "a" / "up").symlink_to(tmp_path / "s" / "a" / "ok.ipynb")
+    os.mkfifo(tmp_path / "s" / "a" / "fifo")
+    (tmp_path / "s" / "linked").symlink_to(tmp_path / "s" / "a")
+    assert safe_io.read_inside(tmp_path / "s", "a/ok.ipynb", 100) == b"{}"
+    expected = {"a/big": "101 bytes", "a/zero": "symbolic link", "a/up": "symbolic link", "a/fifo": "FIFO",
+                "linked/ok.ipynb": "linked is a symbolic link", "a/../a/ok.ipynb": "not a plain path",
+                "a": "folder", "a/none": "no such file"}
+    for rel, words in expected.items():
+        with pytest.raises(safe_io.UnsafeFile, match=words.replace("(", r"\(")):
+            safe_io.read_inside(tmp_path / "s", rel, 100)
+
+
+def test_loads_bounded_refuses_wide_deep_and_long_json():
+    from autograder import safe_io
+
+    assert safe_io.loads_bounded(b'{"a": [1, 2, {"b": null}]}', 100) == {"a": [1, 2, {"b": None}]}
+    for data, words in ((b"[" + b"[]," * 100 + b"[]]", "more than 50 JSON values"),
+                        (b"[" * 50 + b"]" * 50, "nested deeper"), (b"[" * 5000 + b"]" * 5000, "nested deeper"),
+                        (b'"' + b"x" * 20_001 + b'"', "bytes of JSON"), (b"{nope", "not valid JSON")):
+        with pytest.raises(safe_io.BadJSON, match=words):
+            safe_io.loads_bounded(data, 20_000, max_items=50 if b"[]," in data else 20_000, max_depth=20)
+
+
+def test_neutral_and_csv_cell():
+    from autograder import safe_io
+
+    assert safe_io.neutral("a\x1b[31mb\x9bc\u202ed\re\ud800") == "a\\x1b[31mb\\x9bc\\u202ed\\x0de\\ud800"
+    assert safe_io.neutral("one\ntwo\tthree", newlines=False) == "one\\ntwo\\tthree"
+    assert [safe_io.csv_cell(v) for v in ("=1", "+1", "-1", "@x", "\uff1d1", "ok", 3, 2.5, None)] == \
+        ["'=1", "'+1", "'-1", "'@x", "'\uff1d1", "ok", 3, 2.5, None]
