@@ -1,5 +1,9 @@
 """nbgrader's own round trip on what ``assign`` makes, for one student, in a temporary exchange.
 
+The first test runs the README's exchange commands exactly as written (instructor: assign with the
+exchange root, release; student: fetch, submit; instructor: collect), with only the README's
+example exchange folder replaced by a temporary one, in a stand-in for the project folder.
+
 Instructor: ``assign`` (source -> release, gradebook) then nbgrader's release_assignment, collect,
 autograde, generate_feedback and release_feedback. Student: fetch_assignment, submit and
 fetch_feedback. The untouched release must score zero and a submission holding the source's
@@ -10,6 +14,10 @@ student is the machine's user (nbgrader's exchange takes the name from the OS).
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -28,6 +36,65 @@ pytestmark = [pytest.mark.grading,
 
 FIXTURE_DIR = Path(__file__).resolve().parent / "fixtures" / "assign"
 NAME = "ch0_assign_fixture"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+README = PROJECT_ROOT / "README.md"
+#: The example exchange folder the README's commands use; the test replaces it by a temporary one.
+README_EXCHANGE = "/srv/nbgrader/exchange"
+#: A shell block of the README that this file runs: the comment line right before its fence marks it.
+_README_BLOCK = re.compile(r"<!-- tests/test_exchange\.py runs this block as written[^>]*-->\n( *)```bash\n(.*?)\n\1```",
+                           re.S)
+
+
+def readme_blocks() -> list[str]:
+    """The README's shell blocks marked as run by this test, in order, dedented."""
+    return [textwrap.dedent(m.group(2)) for m in _README_BLOCK.finditer(README.read_text(encoding="utf-8"))]
+
+
+def run_block(block: str, cwd: Path, env: dict[str, str]) -> str:
+    """Run one README block in bash, stopping at the first failing command; its output."""
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, f"README block failed ({done.returncode}):\n{block}\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def test_readme_exchange_commands_work_as_written(tmp_path: Path) -> None:
+    from nbgrader.utils import get_username
+
+    blocks = readme_blocks()
+    roles = {"release": "release_assignment", "student": "fetch_assignment", "collect": "nbgrader collect"}
+    found = {role: [b for b in blocks if word in b] for role, word in roles.items()}
+    assert all(len(b) == 1 for b in found.values()), f"expected one README block per step: {found}"
+    assert all(README_EXCHANGE in found[r][0] for r in ("release", "student")), "the exchange folder is not given"
+    exchange = tmp_path / "srv" / "exchange"
+    release, student, collect = (found[r][0].replace(README_EXCHANGE, str(exchange)) for r in roles)
+    project = tmp_path / "project"  # a stand-in for the project folder: the same environment, an empty course
+    project.mkdir()
+    (project / ".venv").symlink_to(PROJECT_ROOT / ".venv")
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("JUPYTER", "VIRTUAL_ENV", "NBGRADER")) and k != "PYTHONPATH"}
+    base["PATH"] = os.pathsep.join(p for p in base.get("PATH", "").split(os.pathsep)
+                                   if Path(p).resolve() != (PROJECT_ROOT / ".venv" / "bin").resolve())
+    instructor_env = {**base, "HOME": str(tmp_path / "instructor")}
+    (tmp_path / "instructor").mkdir()
+    # a student has nbgrader on PATH (a JupyterHub's environment), their own home and folder
+    student_home = tmp_path / "student"
+    student_home.mkdir()
+    student_env = {**base, "HOME": str(student_home),
+                   "PATH": f"{PROJECT_ROOT / '.venv' / 'bin'}{os.pathsep}{base['PATH']}"}
+
+    run_block(release, project, instructor_env)
+    assignment = re.search(r"release_assignment (\S+)", release).group(1)
+    released = project / "course" / "release" / assignment / f"{assignment}.ipynb"
+    assert released.is_file()
+    assert (exchange / "linear-to-deep" / "outbound" / assignment / f"{assignment}.ipynb").is_file()
+    out = run_block(student, student_home, student_env)
+    fetched = student_home / assignment / f"{assignment}.ipynb"
+    assert fetched.read_bytes() == released.read_bytes(), f"the student did not fetch the release:\n{out}"
+    run_block(collect, project, instructor_env)
+    submitted = project / "course" / "submitted" / get_username() / assignment / f"{assignment}.ipynb"
+    assert submitted.is_file(), f"collect put nothing in {submitted.parent}"
+    assert nbformat.read(submitted, as_version=4).cells == nbformat.read(released, as_version=4).cells
 
 
 def ok(result: dict | None, what: str) -> None:

@@ -6,8 +6,9 @@ answered from the source notebook's solution. A real Jupyter server from this en
 (``jupyter lab``, which also serves Notebook 7 at ``/notebooks/...``) is started on 127.0.0.1 with
 a fixed token and a temporary HOME and Jupyter directories, so nobody's own configuration is used.
 Headless Chromium (Debian's ``chromium`` package, driven by Playwright, new empty profile) then
-opens the notebook in JupyterLab 4 and in Notebook 7, runs all cells from the Run menu, and checks
-the rendered outputs: the setup cell ran without error, the answered exercise's public check shows
+opens the notebook in JupyterLab 4 and in Notebook 7, checks that the setup cell's code is folded
+away (the first code a student sees is the first exercise's), runs all cells from the Run menu, and
+checks the rendered outputs: the setup cell ran without error, the answered exercise's public check shows
 its tick, and the next exercise's check says "not done yet". Jupyter's "Run All" stops at the first
 cell that raises (the kernel aborts the queue), so the checks after that one are not run; that is
 the front ends' normal behaviour. When nbgrader's lab extension is installed, its "Validate"
@@ -301,13 +302,19 @@ def run_all_from_menu(page) -> None:
     page.locator(".lm-Menu-item:visible", has_text=re.compile(r"^Run All Cells")).click()
 
 
-#: True once the setup cell has an execution count and no code cell is queued or running ("[*]").
-_FINISHED_JS = """setupIndex => {
-  const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell'));
+#: The index of the first cell that shows a code editor (a folded cell shows a placeholder instead).
+_FIRST_SHOWN_CODE_JS = """() => Array.from(document.querySelectorAll('.jp-Notebook .jp-Cell'))
+  .findIndex(c => c.classList.contains('jp-CodeCell') && c.querySelector('.jp-InputArea-editor'))"""
+
+
+#: True once a code cell has an output and no code cell is queued or running ("[*]"): Run All put
+#: every cell in the queue at once, so it has finished (or stopped at an error). The setup cell's own
+#: prompt is not shown (its input is folded away), but the cells queued after it show theirs.
+_FINISHED_JS = """() => {
+  const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell'));
   const prompt = c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '';
-  const setup = cells[setupIndex];
-  return setup !== undefined && /\\[\\d+\\]/.test(prompt(setup))
-    && cells.every(c => !c.classList.contains('jp-CodeCell') || !prompt(c).includes('*'));
+  return cells.some(c => ((c.querySelector('.jp-OutputArea') || {}).textContent || '').trim())
+    && cells.every(c => !prompt(c).includes('*'));
 }"""
 
 
@@ -341,9 +348,15 @@ def test_release_notebook_runs_its_public_checks_in_the_front_end(
         cells.nth(len(nb.cells) - 1).wait_for(state="attached")
         assert cells.count() == len(nb.cells), f"{front_end.name}: {cells.count()} cells shown, {len(nb.cells)} in the file"
         assert output_text(page, done_check) == "", f"{front_end.name}: outputs before running anything"
+        folded = cells.nth(setup)
+        assert folded.locator(".jp-InputPlaceholder").count() == 1 and \
+            folded.locator(".jp-InputArea-editor").count() == 0, f"{front_end.name}: the setup cell's code is shown"
+        first_task = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution"))
+        assert page.evaluate(_FIRST_SHOWN_CODE_JS) == first_task, \
+            f"{front_end.name}: the first code shown is not the first exercise's stub"
         wait_for_idle_kernel(server, notebook)
         run_all_from_menu(page)
-        page.wait_for_function(_FINISHED_JS, arg=setup, timeout=RUN_ALL_TIMEOUT_MS)
+        page.wait_for_function(_FINISHED_JS, timeout=RUN_ALL_TIMEOUT_MS)
         page.locator(".jp-Notebook .jp-Cell").nth(done_check).scroll_into_view_if_needed()
         page.screenshot(path=str(server.root.parent / f"{front_end.name}.png"))
 
