@@ -259,3 +259,18 @@ def test_errors_are_clear(course: Path, tmp_path: Path, capsys) -> None:
     assert "ch2_gradient_descent" in err and ASSIGNMENT in err
     assert cli_main(["similarity", "--course-dir", str(course), "--threshold", "1.5"]) == 2
     assert "--threshold" in capsys.readouterr().err
+
+
+def test_similarity_is_the_same_in_every_process(course: Path, report: similarity.AssignmentReport) -> None:
+    """copydetect hashes with Python's per-process ``hash()``: the result must not depend on it."""
+    code = (f"import json; from pathlib import Path; from autograder.term import similarity as s; "
+            f"r = s.analyse(Path({str(course)!r}), {ASSIGNMENT!r}, threshold=1e-9); "
+            f"print(json.dumps(sorted([p.first.author, p.second.author, round(p.score, 9)] for p in r.pairs)))")
+    runs = set()
+    for seed in ("1", "2"):
+        env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), PYTHONHASHSEED=seed)
+        proc = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        runs.add(proc.stdout)
+    assert len(runs) == 1

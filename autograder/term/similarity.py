@@ -43,9 +43,12 @@ from autograder.term.classdata import SUBMITTED_DIR, check_course_dir, natural_k
 THRESHOLD = 0.6
 #: ... and at least this many characters of tokenised code (names count one character each).
 MIN_MATCHED_CHARS = 60
-#: copydetect's k-gram length (its noise threshold) and winnowing window, in tokenised characters.
+#: copydetect's k-gram length (its noise threshold), in tokenised characters. Every k-gram is kept
+#: (window 1, copydetect's guarantee threshold equal to its noise threshold): copydetect hashes with
+#: Python's ``hash()``, which is randomised per process, so winnowing would keep different k-grams,
+#: and give different similarities, on every run. Answers are short, so keeping all costs little.
 NOISE_CHARS = 25
-GUARANTEE_CHARS = 30
+WINDOW = 1
 #: Largest submitted notebook read.
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 #: nbgrader's folders with the instructor's and the students' notebooks.
@@ -181,13 +184,12 @@ def compare_answers(answers: list[Answer], boilerplate: str, threshold: float = 
     from copydetect.detector import CodeFingerprint, compare_files
     from copydetect.utils import highlight_overlap
 
-    def fingerprint(name: str, code: str) -> CodeFingerprint:
-        return CodeFingerprint(f"{name}.py", NOISE_CHARS, GUARANTEE_CHARS - NOISE_CHARS + 1, boilerplate=bp,
+    def fingerprint(name: str, code: str, known: list[int]) -> CodeFingerprint:
+        return CodeFingerprint(f"{name}.py", NOISE_CHARS, WINDOW, boilerplate=known,
                                fp=io.StringIO(code), language="python")
 
-    bp: list[int] = []
-    bp = list(fingerprint("boilerplate", boilerplate).hashes)
-    prints = [fingerprint(f"answer{i}", a.code) for i, a in enumerate(answers)]
+    given = list(fingerprint("boilerplate", boilerplate, []).hashes)
+    prints = [fingerprint(f"answer{i}", a.code, given) for i, a in enumerate(answers)]
     combos = list(itertools.combinations(range(len(answers)), 2))
     if progress:
         from tqdm import tqdm
