@@ -353,7 +353,7 @@ def render_html(record: ClassRecord, low_percent: float = LOW_PERCENT) -> str:
         finals = sorted(s.final_score for s in record.submissions.values() if s.assignment == a.name)
         median = statistics.median(finals)
         out.append(f"<tr><td>{e(a.name)}</td><td>{_when(a.duedate)}</td><td class='num'>{len(finals)}</td>"
-                   f"<td class='num'>{points(a.max_score)}</td><td class='num'>{points(sum(finals) / len(finals))}</td>"
+                   f"<td class='num'>{points(a.max_score)}</td><td class='num'>{points(round(sum(finals) / len(finals), 2))}</td>"
                    f"<td class='num'>{points(median)}</td><td class='num'>{points(finals[0])}</td>"
                    f"<td class='num'>{points(finals[-1])}</td></tr>")
     out.append("</tbody></table>")

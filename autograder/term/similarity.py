@@ -248,8 +248,9 @@ table { border-collapse: collapse; margin: 1rem 0; }
 th, td { text-align: left; padding: .3rem .7rem; border-bottom: 1px solid var(--line); }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .muted { color: var(--muted); }
-.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; margin: 1rem 0 2rem; }
-.pair pre { background: var(--code); padding: .7rem; overflow-x: auto; font-size: .85rem; margin: 0; }
+.pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1rem; margin: 1rem 0 2rem; }
+.pair pre { background: var(--code); padding: .7rem; overflow-x: auto; font-size: .85rem; margin: 0;
+            line-height: 1.6; }
 mark { background: var(--mark); color: var(--mark-fg); }
 """
 
