@@ -1,4 +1,4 @@
-"""The command line: ``python -m autograder {assign,book,grade,grade-all}``.
+"""The command line: ``python -m autograder {assign,book,grade,grade-all,report,export,similarity}``.
 
 Each subcommand's work lives in its own module; this file only parses arguments and turns the
 course's own errors into a clear message and a non-zero exit status.
