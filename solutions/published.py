@@ -70,18 +70,6 @@ FIGURES: dict[str, Figure] = {
 }
 
 
-# Transitional names (chapters still being moved to FIGURES and caption()); derived, not typed again.
-LINE_F_LINEAR_ACCURACY = FIGURES["line_f_linear_accuracy"].value
-LINE_F_LINEAR_FIRST_LOSSES = FIGURES["line_f_linear_first_losses"].value
-LINE_F_SIGMOID_ACCURACY = FIGURES["line_f_sigmoid_accuracy"].value
-LINE_F_MATRIX_ACCURACY = FIGURES["line_f_matrix_accuracy"].value
-LINE_F_NN_ACCURACY = FIGURES["line_f_nn_accuracy"].value
-LINE_F_NN_FIRST_LOSSES = FIGURES["line_f_nn_first_losses"].value
-LINE_F_DEEP_ACCURACY = FIGURES["line_f_deep_accuracy"].value
-LINE_C_LOGISTIC_ACCURACY = FIGURES["line_c_logistic_accuracy"].value
-LINE_C_LIGHTGBM_ACCURACY = FIGURES["line_c_lightgbm_accuracy"].value
-
-
 def caption(name: str, computed: float | tuple[float, ...] | list[float]) -> str:
     """The line a chapter prints beside a reproduced figure: its line, what it is, ours and the published.
 
