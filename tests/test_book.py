@@ -20,7 +20,7 @@ import jupytext
 import nbformat
 import pytest
 
-from autograder import book, chapters
+from autograder import assign, book, chapters
 from solutions import published
 from solutions.paths import PROJECT_ROOT
 
@@ -400,12 +400,13 @@ def _solution_lines(ex: chapters.Exercise) -> list[str]:
 
 def _public_text() -> str:
     """What the book shows on purpose: its sources as written (task statements included), the same
-    without Markdown's backticks (as a page renders them), and every exercise's stub (docstrings)."""
+    without Markdown's backticks (as a page renders them), every exercise's stub (docstrings), and the
+    check runtime that each student notebook ("Do the exercises") holds in its setup cell."""
     sources = "\n".join((PROJECT_ROOT / f"{d}.md").read_text(encoding="utf-8")
                         for d in DOCNAMES if (PROJECT_ROOT / f"{d}.md").is_file())
     stubs = "\n".join(chapters.stub(ex.reference_source()) for doc in CHAPTER_DOCS
                       for ex in chapters.load_exercises(PROJECT_ROOT / f"{doc}.md"))
-    return "\n".join([sources, sources.replace("`", ""), stubs, stubs.replace("`", "")])
+    return "\n".join([sources, sources.replace("`", ""), stubs, stubs.replace("`", ""), assign.runtime_source()])
 
 
 def _leak_probes() -> dict[str, list[str]]:
