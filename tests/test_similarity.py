@@ -3,13 +3,15 @@
 Chapter 6's assignment is generated once (``autograder assign``); its exercises are a deep network's
 initialisation and forward pass, whose docstrings dictate much of the code, so honest answers
 resemble each other more than in most courses: a fair test of the threshold. Three students write
-their own solutions; four copy (one renames every variable, one reorders the cells, one adds
-comments and blank lines, one copies the reference solution with renamed variables). Two more hand
+their own solutions; five copy (one renames every variable, one reorders the cells, one adds
+comments and blank lines, one moves the code into helper cells of their own, one copies the reference
+solution with renamed variables). Two more hand
 in files the grader must not read (a symbolic link to the instructor's source notebook, and a FIFO).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -105,7 +107,8 @@ RENAMES = {"dims": "layer_sizes", "weights": "Ws", "biases": "bs", "w": "mat", "
 REFERENCE_RENAMES = {"layers": "my_layers", "consts": "my_consts", "res": "z", "sizes": "widths"}
 #: copier -> (whom they copied, how); the reference is similarity.REFERENCE
 PLANTED = {"kim": ("hana", "renamed variables"), "lee": ("ivan", "reordered cells"),
-           "max": ("jun", "added comments"), "ned": (similarity.REFERENCE, "the reference, renamed")}
+           "max": ("jun", "added comments"), "ned": (similarity.REFERENCE, "the reference, renamed"),
+           "rosa": ("hana", "moved into a helper cell")}
 
 
 def _rename(code: str, names: dict[str, str]) -> str:
@@ -150,6 +153,17 @@ def _reordered(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def _helper_cells(release: nbformat.NotebookNode, bodies: dict[str, str]) -> nbformat.NotebookNode:
+    """Each answer's body moved into a function of a cell the student added; the answer only calls it."""
+    nb = nbformat.from_dict(release)
+    for cell in _solution_cells(nb):
+        gid = cell.metadata.nbgrader.grade_id
+        helper = f"def _my_{gid}(*args, **kwargs):\n    n_coeff = coeffs = reference = args[0]\n" + bodies[gid].strip("\n")
+        nb.cells.insert(nb.cells.index(cell), nbformat.v4.new_code_cell(helper))
+        cell.source = cell.source.replace(STUB, f"return _my_{gid}(*locals().values())")
+    return nb
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Chapter 6 generated, and the class's submissions in nbgrader's layout."""
@@ -164,6 +178,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     notebooks["kim"] = _answered(release, {g: _rename(b, RENAMES) for g, b in HONEST["hana"].items()})
     notebooks["lee"] = _reordered(notebooks["ivan"])
     notebooks["max"] = _with_comments(notebooks["jun"])
+    notebooks["rosa"] = _helper_cells(release, HONEST["hana"])
     ref = nbformat.from_dict(source)
     for cell in _solution_cells(ref):
         cell.source = _rename(re.sub(r"[ \t]*### (BEGIN|END) SOLUTION\n", "", cell.source), REFERENCE_RENAMES)
@@ -201,9 +216,15 @@ def test_independent_honest_answers_are_not_flagged(report: similarity.Assignmen
     honest = [*HONEST, similarity.REFERENCE]
     wrongly = [set(p) for p in _pairs(report) if set(p) <= set(honest)]
     assert not wrongly, f"independent answers flagged as similar: {wrongly}"
-    # the copies are flagged against their original only (and what that original was flagged with)
-    expected = {frozenset((c, o)) for c, (o, _how) in PLANTED.items()}
-    assert _pairs(report) == expected
+    assert _pairs(report) == _copy_pairs()
+
+
+def _copy_pairs() -> set[frozenset[str]]:
+    """Each original with its copiers, and copiers of the same original with each other: nothing else."""
+    families: dict[str, set[str]] = {}
+    for copier, (original, _how) in PLANTED.items():
+        families.setdefault(original, {original}).add(copier)
+    return {frozenset(p) for family in families.values() for p in itertools.combinations(sorted(family), 2)}
 
 
 def test_honest_similarity_is_well_below_the_threshold(course: Path, report: similarity.AssignmentReport) -> None:
@@ -243,7 +264,7 @@ def test_command_writes_the_report_with_matching_code_side_by_side(course: Path,
     page = (course / "similarity" / "index.html").read_text(encoding="utf-8")
     for copier, (original, _how) in PLANTED.items():
         assert copier in out and original in page
-    assert page.count("class='pair'") == len(PLANTED)
+    assert page.count("class='pair'") == len(_copy_pairs())
     assert "<mark>" in page and "<script" not in page and "http" not in page.split("</style>")[0]
     # the renamed copy shows its own names, highlighted, beside the original's
     assert "layer_sizes" in page and "dims" in page

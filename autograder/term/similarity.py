@@ -1,7 +1,8 @@
 """Similar answers in a class: ``python -m autograder similarity [ASSIGNMENT ...]``.
 
 For each assignment, every student's *answer cells* (the nbgrader solution cells, found by their
-``grade_id``; nothing else of the notebook) are joined into one document and compared with every
+``grade_id``) and any code cells the student added (so that code moved into a helper cell of one's
+own is compared too; the notebook's setup and check cells are not) are joined into one document and compared with every
 other student's and with the reference solution's, by copydetect (winnowed fingerprints of the code
 after Pygments tokenisation, in which every variable, function and class name becomes one letter:
 renamed variables, reordered functions and added comments or blank lines do not hide a copy). All
@@ -124,10 +125,15 @@ def solution_ids(nb: Any) -> list[str]:
     return ids
 
 
-def answer_code(nb: Any, ids: list[str]) -> str:
-    """The code of the answer cells ``ids`` in a notebook, joined in the notebook's order."""
+def answer_code(nb: Any, ids: list[str], added: bool = False) -> str:
+    """The code of the answer cells ``ids`` in a notebook, joined in the notebook's order.
+
+    With ``added``, also the code cells the student added (cells without an nbgrader id): code moved
+    out of an answer cell into a helper cell of one's own is still compared.
+    """
     wanted = set(ids)
-    return "\n\n".join(_cell_source(c).strip("\n") for c in _code_cells(nb) if _grade_id(c) in wanted)
+    return "\n\n".join(_cell_source(c).strip("\n") for c in _code_cells(nb)
+                        if _grade_id(c) in wanted or (added and _grade_id(c) is None))
 
 
 def _instructor_notebook(course_dir: Path, step: str, assignment: str) -> dict[str, Any]:
@@ -227,7 +233,7 @@ def analyse(course_dir: Path, assignment: str, threshold: float = THRESHOLD, pro
         except (ValueError, UnsafeFile, BadJSON, OSError) as err:
             skipped.append(f"{student}: {err}")
             continue
-        code = answer_code(nb, ids)
+        code = answer_code(nb, ids, added=True)
         if not code.strip():
             skipped.append(f"{student}: no answer cells (deleted, or another assignment's notebook)")
             continue
