@@ -11,15 +11,26 @@ the system's ``/usr`` and libraries, a few ``/etc`` files, the Python installati
 environment, and nothing of the project, the course folder or the gradebook; it writes only to a
 private, size-capped tmpfs ``/tmp`` (its scratch folder is ``/tmp/work``); it has no network (a
 network namespace of its own: its own empty loopback, nothing of the host's, no route out), its own
-PID, IPC and UTS namespaces and session, and dies with the grader. Run as root, bwrap does not create a user namespace (root mapped to root would be exempt from
-the process limit); instead the sandboxed program drops to an unprivileged uid of its own per job
-with ``setpriv``, so ``RLIMIT_NPROC`` counts only that job's processes. Limits (:class:`Limits`):
+PID, IPC and UTS namespaces and session, and dies with the grader. Run as root, bwrap does not create
+a user namespace (root mapped to root would be exempt from the process limit); instead the sandboxed
+program drops to an unprivileged uid of its own per job with ``setpriv``, so ``RLIMIT_NPROC`` counts
+only that job's processes. A seccomp filter like Docker's default (:mod:`autograder.seccomp`) is
+installed by bwrap before the runner starts, and where the machine allows it each run gets a memory
+cgroup of its own (:mod:`autograder.cgroups`) that counts every kind of memory and through which all
+its processes are killed at the end. Limits (:class:`Limits`):
 memory (``RLIMIT_AS``), processes (``RLIMIT_NPROC``), file size (``RLIMIT_FSIZE``), CPU time
 (``RLIMIT_CPU``), and wall-clock time per cell/call and per submission, enforced by this process,
 which kills the whole sandbox; this process also sums the memory of all the sandbox's processes twice
 a second and kills it above the limit (a fork bomb's copies add up where ``RLIMIT_AS`` sees one).
 Output on stdout/stderr is kept up to a byte cap, the rest dropped; results come back on a pipe of
-their own, never on stdout, and processes the student forks cannot send any.
+their own, never on stdout, one JSON line each, every line size-capped and parsed with its number of
+values bounded first (:func:`autograder.safe_io.loads_bounded`).
+
+Secrets last: the hidden cases' arguments are written into the process only after it reported its
+public results, and from that moment (the grader's own flag, not a message) everything it sends is
+reduced to its kind (:func:`reduce_error`, ``CaseOutcome.secret``) and its output is no longer kept.
+See ``docs/DESIGN.md``, "Sandbox and protocol", for why that holds although the student's code can
+forge any message.
 
 Measured here (2 cores, torch 2.13 CPU): a run costs what starting Python and importing torch,
 pandas and IPython cost (about 1.5-2 s); bwrap adds under 0.1 s. Nothing is preloaded: each

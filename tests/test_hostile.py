@@ -36,8 +36,10 @@ LIMITS = sandbox.Limits(cell_timeout=3, total_timeout=120, max_output_bytes=100_
 #: Probes walk the file system (unsandboxed: the host's): slow on a loaded machine.
 PROBE_LIMITS = sandbox.Limits(cell_timeout=60, total_timeout=180)
 ASSIGNMENT = "ch2_gradient_descent"
-CALLS = {s.id: (s.kind, s.public_args() + s.hidden_args()) for s in SPECS}
-EXPECTED = {s.id: [e for _, e in s.expected(CALLS[s.id][1])] for s in SPECS}
+#: Per exercise: its kind, public arguments and hidden arguments (which enter the process last).
+CALLS = {s.id: (s.kind, s.public_args(), s.hidden_args()) for s in SPECS}
+EXPECTED = {s.id: [e for _, e in s.expected(s.public_args() + s.hidden_args())] for s in SPECS}
+N_CASES = {i: len(EXPECTED[i]) for i in EXPECTED}
 SPEC = {s.id: s for s in SPECS}
 
 
@@ -153,8 +155,9 @@ def test_cannot_write_outside_its_scratch_folder(course):
     written = probe(source, "probe_writes")
     # a folder under /tmp (like pytest's course folder) is recreated in the sandbox's private tmpfs:
     # writing there is writing to its own scratch space, never to the host's folder
-    assert all(p.startswith(sandbox.SANDBOX_TMP + "/") for p in written), written
-    for folder in (course, course / "submitted", PROJECT_ROOT, PROJECT_ROOT / "course"):
+    # /dev/shm is the sandbox's own size-capped tmpfs too
+    assert all(p.startswith((sandbox.SANDBOX_TMP + "/", "/dev/shm/")) for p in written), written
+    for folder in (course, course / "submitted", PROJECT_ROOT, PROJECT_ROOT / "course", Path("/dev/shm")):
         assert not (folder / "pwned.txt").exists()
 
 
@@ -183,13 +186,13 @@ def test_monkeypatched_comparisons_do_not_change_the_verdict(patch):
     calls = {i: CALLS[i] for i in ids}
     plain = sandbox.run_submission([H.SETUP, wrong], calls, LIMITS, sandbox="bwrap")
     patched = sandbox.run_submission([H.SETUP, patch], calls, LIMITS, sandbox="bwrap")
-    assert verdicts(plain, ids) == verdicts(patched, ids) == {i: [False] * len(CALLS[i][1]) for i in ids}
+    assert verdicts(plain, ids) == verdicts(patched, ids) == {i: [False] * N_CASES[i] for i in ids}
 
 
 def test_frame_inspection_finds_nothing_to_copy():
     result = sandbox.run_submission([H.SETUP, H.FRAME_INSPECTION], {"calc_preds": CALLS["calc_preds"]},
                                     LIMITS, sandbox="bwrap")
-    assert verdicts(result, ["calc_preds"]) == {"calc_preds": [False] * len(CALLS["calc_preds"][1])}
+    assert verdicts(result, ["calc_preds"]) == {"calc_preds": [False] * N_CASES["calc_preds"]}
 
 
 def test_hidden_arguments_are_not_in_memory_while_the_cells_run():
@@ -305,3 +308,393 @@ def test_cli_grade_all_mixed_batch(course, tmp_path):
     assert set(by_student) == set(batch), rows
     # the hostile cells cost nothing to the honest answers next to them
     assert all(float(r["score"]) == float(r["max_score"]) > 0 for r in rows), rows
+
+
+# =============================================================================== issue 15 (a hostile review)
+# Each finding of the review is a class: the reported case plus variants of our own.
+
+#: Shapes only hidden cases' tensors have (computed from the specs): one in a message would be a leak.
+HIDDEN_MARKS = sorted({str(tuple(a.shape)) for s in SPECS for args in s.hidden_args() for a in args
+                       if hasattr(a, "shape")} - {str(tuple(a.shape)) for s in SPECS for args in s.public_args()
+                                                  for a in args if hasattr(a, "shape")})
+
+
+def leaks(text: str) -> list[str]:
+    return [m for m in HIDDEN_MARKS if m in text]
+
+
+def shown_texts(result: sandbox.RunResult) -> str:
+    """Everything of a run that could reach a person verbatim: cell errors, public errors, output."""
+    texts = [e for _, e in result.cell_errors] + [result.output, result.fatal or ""]
+    texts += [o.error or "" for outs in result.outcomes.values() for o in outs]
+    return "\n".join(texts)
+
+
+def test_hidden_marks_are_distinctive():
+    assert len(HIDDEN_MARKS) >= 4, HIDDEN_MARKS
+
+
+# --- 15.2: hidden inputs reach a public check's message ------------------------------------------
+
+def test_a_public_check_cannot_see_the_hidden_inputs():
+    """Finding 2: the function walks frames and memory during a public check; it finds no hidden input."""
+    honest = H.honest_cells()
+    result = sandbox.run_submission([H.SETUP, H.PUBLIC_CHECK_SNOOP, *honest[1:]], CALLS, LIMITS, sandbox="bwrap")
+    public = result.outcomes["calc_preds"][0]
+    assert not public.secret and public.error.startswith("RuntimeError: seen in memory"), public
+    assert "(3, 2)" in public.error  # the snoop works: it sees the public inputs
+    assert leaks(public.error) == [], public.error
+    assert all(o.secret for o in result.outcomes["calc_preds"][1:])
+    assert all(all(v) for k, v in verdicts(result).items() if k != "calc_preds")
+
+
+def test_cli_feedback_of_a_snooping_function_holds_no_hidden_input(course, tmp_path):
+    result = _grade(course, _submission(course, replace={"calc_preds": H.PUBLIC_CHECK_SNOOP}), tmp_path)
+    text = json.dumps(result)
+    assert leaks(text) == [] and "seen in memory" in text
+    assert {e["id"]: e["score"] for e in result["exercises"]}["mae_loss"] == 1
+
+
+# --- 15.3: the protocol cannot be advanced to show hidden inputs ---------------------------------
+
+def test_forged_public_done_shows_nothing_of_what_follows():
+    """Finding 3: a cell forges the runner's messages and reads the job channel for the hidden inputs."""
+    result = run_hostile(H.FORGED_PUBLIC_DONE)
+    text = shown_texts(result)
+    assert leaks(text) == [], text[:3000]
+    assert "stolen" not in text  # its message arrives after the hidden inputs were sent: kind only
+    assert dict(result.cell_errors)[1] == "RuntimeError"
+
+
+def test_a_late_thread_reports_nothing_verbatim():
+    """Variant: a thread waits for the hidden tensors and reports them by print, forged errors, output."""
+    result = run_hostile(H.LATE_REPORTER)
+    text = shown_texts(result)
+    assert leaks(text) == [] and "LEAK" not in text, text[:3000]
+    assert_honest_graded(result)
+
+
+def test_hidden_inputs_in_exception_names_or_value_types_are_not_shown():
+    """Variant: a hidden case's error names a type built from the inputs: only 'an exception' is kept."""
+    honest = H.honest_cells()
+    result = sandbox.run_submission([H.SETUP, honest[0], honest[2], H.SECRET_IN_NAMES], CALLS, LIMITS, sandbox="bwrap")
+    for ex_id in ("mae_loss", "accuracy"):
+        hidden = [o for o in result.outcomes[ex_id] if o.secret]
+        assert hidden and all(o.error in (sandbox.UNNAMED_ERROR, sandbox.NOT_ACCEPTED) for o in hidden), hidden
+        assert "Leak_" in result.outcomes[ex_id][0].error  # the public case keeps its message
+    assert leaks(shown_texts(result)) == []
+
+
+# --- 15.6: the grading process stays bounded whatever the submission sends -----------------------
+
+_PEAK = """\
+import json, resource, sys
+sys.path.insert(0, {tests!r})
+from autograder import sandbox
+from hostile import cells as H
+cells = [H.SETUP] + json.loads(sys.argv[1]) + H.honest_cells()
+calls = {{s.id: (s.kind, s.public_args(), s.hidden_args()) for s in __import__("autograder.exercises.ch2", fromlist=["SPECS"]).SPECS}}
+result = sandbox.run_submission(cells, calls, sandbox.Limits(cell_timeout=20, total_timeout=120), sandbox="bwrap")
+print(json.dumps({{"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+                  "errors": {{k: [o.error for o in v] for k, v in result.outcomes.items()}}, "fatal": result.fatal}}))
+"""
+
+
+def _grader_peak(cells: list[str]) -> dict:
+    code = _PEAK.format(tests=str(PROJECT_ROOT / "tests"))
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(cells)], capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, timeout=300, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def honest_peak() -> int:
+    return _grader_peak([])["peak_mb"]
+
+
+@pytest.mark.parametrize("shape", ["wide", "deep", "long"])
+def test_a_results_line_cannot_amplify_the_graders_memory(shape, honest_peak):
+    """Finding 6 (wide: ~30 million values in 90 MB) and variants: bounded, and a zero with the reason."""
+    run = _grader_peak([H.parser_bomb(shape, 90)])
+    assert run["peak_mb"] < honest_peak + 400, (run["peak_mb"], honest_peak)
+    assert run["fatal"] is None
+    first = run["errors"]["calc_preds"][0]  # a refused line counts against the case it claims: a zero
+    if shape == "long":  # one string: parsed within bounds, and not a message at all
+        assert first is None, first
+    else:
+        assert first is not None and first.startswith(sandbox.REFUSED), first
+    assert all(e is None for k, v in run["errors"].items() if k != "calc_preds" for e in v), run["errors"]
+
+
+def test_a_result_with_too_many_values_scores_zero_with_its_reason():
+    """Variant: an honest-looking return value of a million and a half numbers is refused, alone."""
+    calls = {"many": ("return", [()]), **{k: CALLS[k] for k in ("mae_loss",)}}
+    cells = [H.SETUP, "def many():\n    return [0] * 1_500_000\n", H.honest_cells()[1]]
+    result = sandbox.run_submission(cells, calls, sandbox.Limits(cell_timeout=30, total_timeout=120), sandbox="bwrap")
+    assert result.outcomes["many"][0].error.startswith(sandbox.REFUSED), result.outcomes["many"]
+    assert all(verdicts(result, ["mae_loss"])["mae_loss"])
+
+
+# --- 15.4 / 15.5: all memory counted, nothing left behind -----------------------------------------
+
+MEMORY_LIMITS = sandbox.Limits(cell_timeout=60, total_timeout=180, memory_mb=768)
+
+
+def _held_mb(error: str) -> int | None:
+    import re
+
+    m = re.search(r"held (\d+) MB", error)
+    return int(m.group(1)) if m else None
+
+
+@pytest.fixture(params=["cgroup", "no cgroup"])
+def cgroup_mode(request, monkeypatch):
+    """Each memory test runs with a memory cgroup (where this machine allows one) and without."""
+    from autograder import cgroups
+
+    if request.param == "cgroup":
+        probe_group = cgroups.create(2**30)
+        if probe_group is None:
+            pytest.skip("this machine does not let the grader create a memory cgroup")
+        probe_group.remove()
+    else:
+        monkeypatch.setenv(cgroups.DISABLE_VARIABLE, "1")
+    return request.param
+
+
+@pytest.mark.parametrize("kind", ["memfd", "sysv", "/dev/shm", "/tmp"])
+def test_memory_no_address_space_limit_sees_is_bounded(kind, cgroup_mode):
+    """Finding 4 (memfd, 3 GB past a 2 GB limit) and variants: System V segments, tmpfs files."""
+    result = run_hostile(H.hold_memory(kind, 3 * 1024), limits=MEMORY_LIMITS)
+    errors = dict(result.cell_errors)
+    assert 1 in errors, result.cell_errors
+    held = _held_mb(errors[1])
+    assert (held is not None and held <= MEMORY_LIMITS.memory_mb) or errors[1].startswith("MemoryError"), errors[1]
+    assert_honest_graded(result)
+
+
+def _sandbox_uid(uid: int) -> bool:
+    """Whether ``uid`` is one this process's sandboxes use (other graders on the machine use others)."""
+    first = sandbox.UID_BASE + (os.getpid() % 4_194_304) * sandbox.UIDS_PER_PROCESS
+    return first <= uid < first + sandbox.UIDS_PER_PROCESS
+
+
+def _host_state() -> dict:
+    from autograder import cgroups
+
+    keys = []
+    with open("/proc/key-users") as f:
+        keys = [int(line.split(":")[0]) for line in f if line.strip()]
+    procs = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and sandbox._alive(int(entry.name)):  # zombies hold nothing
+            try:
+                procs.append(os.stat(entry.path).st_uid)
+            except OSError:
+                pass
+    return {"key uids": sorted(u for u in keys if _sandbox_uid(u)),
+            "process uids": sorted(u for u in procs if _sandbox_uid(u)),
+            "cgroups": cgroups.leftovers(),
+            "shm": sorted(n for n in os.listdir("/dev/shm") if "hog" in n or "persist" in n)}
+
+
+def test_the_keyring_and_the_other_persistence_channels_are_closed():
+    """Finding 5 (a key in the uid's keyring outlives the run) and variants: files, IPC, sockets."""
+    before = _host_state()
+    first = run_hostile(H.PERSIST)
+    report = dict(first.cell_errors)[1]
+    for call in ("add_key", "keyctl", "request_key"):
+        assert f"{call}=-1/1" in report, report  # EPERM from the seccomp filter
+    second = run_hostile(H.FIND_PERSISTED)
+    assert dict(second.cell_errors)[1] == "RuntimeError: found []", second.cell_errors
+    assert_honest_graded(first)
+    assert_honest_graded(second)
+    time.sleep(0.3)
+    assert _host_state() == before
+
+
+def test_dockers_denied_calls_fail():
+    result = run_hostile(H.DENIED_CALLS)
+    report = dict(result.cell_errors)[1]
+    import ast as _ast
+
+    denied = dict(_ast.literal_eval(report.removeprefix("RuntimeError: ")))
+    assert denied.pop("clone3") == 38  # ENOSYS: the C library falls back to clone, which the filter reads
+    assert denied == {name: 1 for name in denied}, denied  # EPERM
+
+
+def test_nothing_of_a_hostile_batch_remains_on_the_host():
+    """After runs that fork daemons, fill memory and try every persistence channel: nothing left."""
+    before = _host_state()
+    token = f"1000.{uuid.uuid4().int % 10**9}"
+    for cells in ([H.lingering_processes(token)], [H.PERSIST], [H.hold_memory("memfd", 200)], [H.FORK_BOMB]):
+        run_hostile(*cells)
+    time.sleep(0.5)
+    assert _processes_running(token) == []
+    assert _host_state() == before
+
+
+# --- 15.1 / 15.7 / 15.8 / 15.11: only regular files are read --------------------------------------
+
+def _run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, timeout=timeout, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+
+
+def test_cli_grade_refuses_links_fifos_and_devices_without_hanging(course, tmp_path):
+    source = course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    cases = {"link to the source": lambda p: p.symlink_to(source), "link to /dev/zero": lambda p: p.symlink_to("/dev/zero"),
+             "fifo": lambda p: os.mkfifo(p), "folder": lambda p: p.mkdir()}
+    for name, make in cases.items():
+        path = tmp_path / f"{name.replace(' ', '_').replace('/', '')}.ipynb"
+        make(path)
+        started = time.monotonic()
+        proc = _run_cli("grade", str(path), "--course-dir", str(course), timeout=120)
+        assert time.monotonic() - started < 60
+        assert proc.returncode == 2 and "could not be graded" in proc.stderr, (name, proc.stderr)
+        assert "Traceback" not in proc.stderr
+    proc = _run_cli("grade", "/dev/zero", "--course-dir", str(course), timeout=120)
+    assert proc.returncode == 2 and "character device" in proc.stderr, proc.stderr
+
+
+def test_cli_grade_all_grades_everyone_else_and_names_each_bad_submission(course, tmp_path):
+    """The review's 'done when': a FIFO, a device link, a link to the source and a huge timestamp in a
+    class; every other student is graded right and each of those is named with its reason."""
+    import shutil
+
+    batch = tmp_path / "course"
+    shutil.copytree(course, batch)
+    source = batch / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    honest = _submission(course)
+
+    def folder(student: str) -> Path:
+        path = batch / "submitted" / student / ASSIGNMENT
+        path.mkdir(parents=True)
+        return path
+
+    nbformat.write(honest, folder("alice") / f"{ASSIGNMENT}.ipynb")
+    nbformat.write(honest, folder("=SUM(1,2)") / f"{ASSIGNMENT}.ipynb")  # a formula for a student id
+    os.mkfifo(folder("fifo") / f"{ASSIGNMENT}.ipynb")
+    (folder("devzero") / f"{ASSIGNMENT}.ipynb").symlink_to("/dev/zero")
+    (folder("sourcelink") / f"{ASSIGNMENT}.ipynb").symlink_to(source)
+    huge = folder("hugestamp")
+    nbformat.write(honest, huge / f"{ASSIGNMENT}.ipynb")
+    (huge / "timestamp.txt").write_text("9" * 1_000_000)
+    linked_stamp = folder("stamplink")
+    nbformat.write(honest, linked_stamp / f"{ASSIGNMENT}.ipynb")
+    (linked_stamp / "timestamp.txt").symlink_to("/dev/zero")
+    (batch / "submitted" / "linkedfolder").mkdir()
+    (batch / "submitted" / "linkedfolder" / ASSIGNMENT).symlink_to(batch / "source" / ASSIGNMENT)
+    (batch / "submitted" / "linkedstudent").symlink_to(batch / "submitted" / "alice")
+    grades = tmp_path / "grades.csv"
+    started = time.monotonic()
+    proc = _run_cli("grade-all", "--course-dir", str(batch), "--workers", "2", "--csv", str(grades), timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert time.monotonic() - started < 400
+    with open(grades, newline="") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    for student in ("alice", "'=SUM(1,2)"):
+        assert float(rows[student]["score"]) == float(rows[student]["max_score"]) > 0, rows
+    reasons = {"fifo": "FIFO", "devzero": "symbolic link", "sourcelink": "symbolic link", "hugestamp": "timestamp.txt is",
+               "stamplink": "timestamp.txt is a symbolic link", "linkedfolder": "symbolic link",
+               "linkedstudent": "symbolic link"}
+    for student, reason in reasons.items():
+        line = next((ln for ln in proc.stdout.splitlines() if ln.strip().startswith(student)), None)
+        assert line is not None and "could not be graded" in line and reason in line, (student, proc.stdout)
+        if student in rows:
+            assert float(rows[student]["score"]) == 0, rows[student]
+    assert "'=SUM(1,2)" in grades.read_text() and "\n=" not in grades.read_text()
+
+
+# --- 15.9 / 15.10: any notebook shape gets a clear message ----------------------------------------
+
+def test_notebook_shapes_the_parser_cannot_take_get_a_message(course, tmp_path):
+    """Finding 9 (deep JSON) and variants: wide JSON, a BOM, UTF-16, a lone surrogate, huge numbers."""
+    release = _release(course).read_bytes()
+    cases = {"deep": (b'{"nbformat": 4, "cells": [], "metadata": {"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+                      "nested deeper"),
+             "medium deep": (b'{"nbformat": 4, "cells": [], "metadata": {"x": ' + b"[" * 500 + b"]" * 500 + b"}}",
+                             "nested deeper"),
+             "wide": (b'{"nbformat": 4, "cells": [], "metadata": {"x": [' + b"[]," * 3_000_000 + b"[]]}}",
+                      "JSON values"),
+             "utf-16": (release.decode().encode("utf-16"), "not UTF-8"),
+             "huge number": (b'{"nbformat": 4, "cells": [], "metadata": {"x": ' + b"9" * 100_000 + b"}}",
+                             "not valid JSON")}
+    for name, (content, expected) in cases.items():
+        path = tmp_path / f"{name.replace(' ', '_')}.ipynb"
+        path.write_bytes(content)
+        proc = _run_cli("grade", str(path), "--course-dir", str(course), timeout=120)
+        assert proc.returncode == 2 and expected in proc.stderr and "Traceback" not in proc.stderr, (name, proc.stderr)
+    bom = tmp_path / "bom.ipynb"  # a UTF-8 byte-order mark, and lone surrogates (as JSON escapes)
+    nb = _submission(course, ["# \ud800 a lone surrogate in a comment\nx = '\udcff'\nprint(x)\n"])
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(nb, ensure_ascii=True).encode())
+    proc = _run_cli("grade", str(bom), "--course-dir", str(course), "--json", timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    assert result["score"] == result["max_score"] > 0, result
+
+
+def test_a_cell_too_deep_for_the_parser_fails_alone(course, tmp_path):
+    """Finding 10: cells nested deeper than Python's parser takes fail; the honest answers keep their marks."""
+    deep = ["x = " + "-" * 100_000 + "1\n", "y = a" + ".b" * 100_000 + "\n", "z = 1" + " + 1" * 200_000 + "\n"]
+    result = _grade(course, _submission(course, deep), tmp_path)
+    assert result["score"] == result["max_score"] > 0, result
+
+
+# --- 15.12 / 15.13: text from a submission is neutralised where it is shown ------------------------
+
+ESCAPES = {"clear screen": "\x1b[2J\x1b[H", "osc 52 clipboard": "\x1b]52;c;cm0gLXJmIH4=\x07", "c1 csi": "\x9b31m",
+           "carriage return": "all passed\r", "backspace": "\x08\x08\x08", "bidi override": "\u202eevil\u202c",
+           "bell": "\x07"}
+
+
+def test_terminal_escapes_from_a_submission_never_reach_the_terminal(course, tmp_path):
+    """Finding 12 and variants: the table of `grade` shows escapes as visible text, and whole."""
+    message = "PWNED " + "".join(ESCAPES.values()) + " " + "long " * 40 + "END"
+    nb = _submission(course, replace={"calc_preds": H.exception_in_message(message)})
+    path = tmp_path / "escapes.ipynb"
+    nbformat.write(nb, path)
+    proc = _run_cli("grade", str(path), "--course-dir", str(course))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name, seq in ESCAPES.items():
+        for char in seq:
+            if not char.isprintable() or char in "\u202e\u202c":
+                assert char not in proc.stdout, (name, repr(char))
+    assert "\\x1b[2J" in proc.stdout and "\\u202e" in proc.stdout  # shown as visible escapes
+    assert "PWNED" in proc.stdout and "END" in proc.stdout  # the reason is wrapped, never cut
+    html = (tmp_path / "escapes_feedback.html").read_text()
+    assert "\x1b" not in html and "\x9b" not in html
+
+
+def test_escapes_in_names_and_paths_are_neutralised(course, tmp_path):
+    """Variant: an escape in the notebook's claimed assignment and in a student's folder name."""
+    nb = nbformat.read(_release(course), as_version=4)
+    nb.metadata["autograder"] = {"assignment": "\x1b[31mevil\x1b]0;title\x07"}
+    path = tmp_path / "claims.ipynb"
+    nbformat.write(nb, path)
+    proc = _run_cli("grade", str(path), "--course-dir", str(course))
+    assert proc.returncode == 2 and "\x1b" not in proc.stderr and "\\x1b[31mevil" in proc.stderr, proc.stderr
+    named = tmp_path / "bad\x1b[31m\u202e.ipynb"
+    named.write_bytes(b"not json")
+    proc = _run_cli("grade", str(named), "--course-dir", str(course))
+    assert proc.returncode == 2 and "\x1b" not in proc.stderr and "\u202e" not in proc.stderr, proc.stderr
+    assert "bad\\x1b[31m\\u202e.ipynb" in proc.stderr, proc.stderr
+
+
+def test_csv_fields_are_prefixed_per_owasp(tmp_path):
+    """Finding 13 and variants: every formula-starting text field, in every column, starts with '."""
+    from autograder import gradebook
+
+    names = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "\uff1d1", "plain", "=cmd|' /C calc'!A0"]
+    rows = [(n, {"assignment": n, "score": 1, "max_score": 2, "exercises": [{"id": "e1", "score": 1}]}) for n in names]
+    path = tmp_path / "g.csv"
+    gradebook.write_csv(path, rows)
+    with open(path, newline="") as f:
+        read = list(csv.reader(f))
+    for row in read[1:]:
+        for cell in row[:2]:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r", "\uff1d")), row
+            assert "\r" not in cell and "\t" not in cell
+        assert row[2:] == ["1", "2", "1"]  # numbers stay numbers
+    assert {r[0] for r in read[1:]} >= {"'=1+1", "'+1", "'-1", "'@SUM(A1)", "plain"}

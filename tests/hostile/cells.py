@@ -264,3 +264,229 @@ for obj in gc.get_objects():
             shapes.add(tuple(item.shape))
 raise RuntimeError(f"tensors in memory: {sorted(shapes)}")
 """
+
+
+# ----------------------------------------------------------------------- issue 15: secrecy and channels
+
+#: Walks every frame and every object in memory for tensors (the hidden cases' arguments would be
+#: some) and raises, in the middle of a *public* check, with their shapes: a public check's message is
+#: shown verbatim, so it must not be able to carry the hidden inputs.
+PUBLIC_CHECK_SNOOP = """\
+import gc, sys, torch
+
+def calc_preds(coeffs, indeps):
+    shapes = set()
+    frame = sys._getframe()
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            for item in (value if isinstance(value, (list, tuple)) else [value]):
+                if isinstance(item, torch.Tensor):
+                    shapes.add(tuple(item.shape))
+        frame = frame.f_back
+    for obj in gc.get_objects():
+        items = obj if isinstance(obj, (list, tuple)) else obj.values() if isinstance(obj, dict) else ()
+        for item in list(items):
+            if isinstance(item, torch.Tensor):
+                shapes.add(tuple(item.shape))
+            elif isinstance(item, dict) and item.get("$") == "tensor":  # an encoded argument, not yet decoded
+                shapes.add(tuple(item.get("shape", ())))
+    raise RuntimeError(f"seen in memory: {sorted(map(str, shapes))}")
+"""
+
+#: Forges the runner's "public cases done" message on every descriptor, then reads whatever the grader
+#: sends next from every descriptor it can, and raises with it.
+FORGED_PUBLIC_DONE = """\
+import os, time
+for fd in range(3, 64):
+    for junk in (b'{"t": "public_done"}\\n', b'{"t": "cells_done"}\\n'):
+        try:
+            os.write(fd, junk)
+        except OSError:
+            pass
+stolen = b""
+deadline = time.monotonic() + 1.5
+while time.monotonic() < deadline:
+    for fd in range(3, 64):
+        try:
+            os.set_blocking(fd, False)
+            stolen += os.read(fd, 1 << 20)
+        except OSError:
+            pass
+    time.sleep(0.05)
+print("stolen:", stolen[:5000])
+raise RuntimeError(f"stolen from the job channel: {stolen[:5000]!r}")
+"""
+
+#: A thread that outlives the cells, waits for new tensors to appear (the hidden arguments), and then
+#: reports them every way it can: printed output, forged cell errors on every descriptor, exceptions.
+LATE_REPORTER = """\
+import gc, json, os, threading, time, torch
+
+def _tensors():
+    return {tuple(o.shape) for o in gc.get_objects() if isinstance(o, torch.Tensor)}
+
+_before = _tensors()
+
+def _watch():
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        new = _tensors() - _before
+        if new:
+            text = f"LEAK {sorted(new)}"
+            print(text, flush=True)
+            msg = json.dumps({"t": "cell_error", "i": 1, "error": "ValueError: " + text}).encode() + b"\\n"
+            for fd in range(3, 64):
+                try:
+                    os.write(fd, msg)
+                except OSError:
+                    pass
+        time.sleep(0.005)
+
+threading.Thread(target=_watch, daemon=True).start()
+"""
+
+#: During a hidden case, encode the inputs in the *name* of the exception raised, and in a value of a
+#: type the wire refuses (whose name would appear in the refusal).
+SECRET_IN_NAMES = """\
+import torch
+
+def mae_loss(preds, targets):
+    name = "Leak_" + "_".join(str(n) for n in preds.shape)
+    raise type(name, (Exception,), {})(f"inputs {preds.tolist()}")
+
+def accuracy(*args):
+    name = "Leak_" + "_".join(str(n) for n in args[0].shape)
+    return type(name, (), {})()
+"""
+
+
+def exception_in_message(text: str) -> str:
+    """A public check that fails with ``text`` as its message (for terminal escapes)."""
+    return f"def calc_preds(coeffs, indeps):\n    raise ValueError({text!r})\n"
+
+
+# ------------------------------------------------------------------------ issue 15: memory and leftovers
+
+def hold_memory(kind: str, total_mb: int) -> str:
+    """A cell that tries to hold ``total_mb`` MB of one kind of memory no address-space limit sees,
+    then raises ``RuntimeError("held N MB")`` with what it managed (or the error that stopped it)."""
+    return f"""\
+import ctypes, mmap, os
+CHUNK = 32 * 2**20
+held, keep = 0, []
+kind, total = {kind!r}, {total_mb} * 2**20
+try:
+    if kind == "memfd":  # one file per chunk: no single file reaches the file-size limit
+        while held < total:
+            fd = os.memfd_create("hog")
+            keep.append(fd)
+            os.write(fd, b"x" * CHUNK)
+            held += CHUNK
+    elif kind == "sysv":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.shmat.restype = ctypes.c_void_p
+        while held < total:
+            sid = libc.shmget(0, CHUNK, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600
+            if sid < 0:
+                raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+            addr = libc.shmat(sid, None, 0)
+            ctypes.memset(addr, 1, CHUNK)
+            libc.shmdt(ctypes.c_void_p(addr))  # detached: no process maps it any more
+            held += CHUNK
+    else:  # files in a memory file system: "/dev/shm" or "/tmp"
+        i = 0
+        while held < total:
+            with open(os.path.join(kind, f"hog{{i}}"), "wb") as f:
+                for _ in range(CHUNK // 2**20):
+                    f.write(b"x" * 2**20)
+            held += CHUNK
+            i += 1
+except BaseException as err:
+    raise RuntimeError(f"held {{held // 2**20}} MB ({{type(err).__name__}}: {{err}})")
+raise RuntimeError(f"held {{held // 2**20}} MB")
+"""
+
+
+#: Tries to keep something on the host that a later run could find: a key in the kernel keyring (its
+#: uid's), files in /tmp, $HOME and /dev/shm, System V IPC objects, an abstract socket.
+PERSIST = """\
+import ctypes, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+report = []
+for number, name in ((248, "add_key"), (250, "keyctl"), (249, "request_key")):
+    if name == "add_key":
+        r = libc.syscall(number, b"user", b"autograder-persist", b"secret", 6, ctypes.c_int(-4))  # user keyring
+    elif name == "keyctl":
+        r = libc.syscall(number, 0, ctypes.c_int(-4), 0)  # KEYCTL_GET_KEYRING_ID
+    else:
+        r = libc.syscall(number, b"user", b"autograder-persist", None, 0)
+    report.append(f"{name}={r}/{ctypes.get_errno()}")
+for path in ("/tmp/persist.txt", os.path.expanduser("~/persist.txt"), "/dev/shm/persist"):
+    try:
+        with open(path, "w") as f:
+            f.write("x")
+        report.append("wrote " + path)
+    except OSError:
+        pass
+report.append(f"msgget={libc.msgget(0x5eed, 0o1666)}")
+try:
+    s = socket.socket(socket.AF_UNIX)
+    s.bind("\\0autograder-persist")
+    s.listen()
+    report.append("socket bound")
+except OSError:
+    pass
+raise RuntimeError("; ".join(report))
+"""
+
+#: Looks for what PERSIST may have left: any key, file, IPC object or abstract socket.
+FIND_PERSISTED = """\
+import ctypes, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+found = []
+for path in ("/tmp/persist.txt", os.path.expanduser("~/persist.txt"), "/dev/shm/persist"):
+    if os.path.exists(path):
+        found.append(path)
+if libc.msgget(0x5eed, 0) >= 0:
+    found.append("msg queue")
+if libc.syscall(249, b"user", b"autograder-persist", None, 0) >= 0:
+    found.append("key")
+try:
+    s = socket.socket(socket.AF_UNIX)
+    s.connect("\\0autograder-persist")
+    found.append("socket")
+except OSError:
+    pass
+raise RuntimeError(f"found {found}")
+"""
+
+#: The other calls of Docker's deny list: each must fail with EPERM (ENOSYS for clone3).
+DENIED_CALLS = """\
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+out = {}
+for name, number, args in (("unshare", 272, (0x10000000,)), ("setns", 308, (0, 0)), ("mount", 165, (b"none", b"/tmp", b"tmpfs", 0, None)),
+                           ("ptrace", 101, (16, 1, 0, 0)), ("bpf", 321, (0, 0, 0)), ("perf_event_open", 298, (0, 0, -1, -1, 0)),
+                           ("userfaultfd", 323, (0,)), ("kexec_load", 246, (0, 0, 0, 0)), ("io_uring_setup", 425, (1, 0)),
+                           ("clone3", 435, (0, 0)), ("keyctl", 250, (0, -4, 0))):
+    ctypes.set_errno(0)
+    r = libc.syscall(number, *args)
+    out[name] = ctypes.get_errno() if r < 0 else "allowed"
+raise RuntimeError(repr(sorted(out.items())))
+"""
+
+
+#: Writes one huge results line meant to blow up the grader's JSON parser: ``shape`` is "wide" (tens
+#: of millions of tiny values), "deep" (nesting) or "long" (one huge string); ``megabytes`` its size.
+def parser_bomb(shape: str, megabytes: int) -> str:
+    return f"""\
+import os
+n = {megabytes} * 2**20
+line = {{"wide": b"[" + b"[]," * (n // 3) + b"[]]", "deep": b"[" * n, "long": b'"' + b"x" * n + b'"'}}[{shape!r}]
+for fd in range(3, 64):
+    try:
+        os.set_blocking(fd, True)
+        os.write(fd, b'{{"t": "case", "id": "calc_preds", "k": 0}}\\n' + line + b"\\n")
+    except OSError:
+        pass
+"""
