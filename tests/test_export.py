@@ -168,3 +168,35 @@ def test_errors_are_clear(klass: ClassSpec, tmp_path: Path, capsys) -> None:
     assert cli_main(["export", "--course-dir", str(klass.course_dir), "--assignment", "ch9_nothing"]) == 2
     err = capsys.readouterr().err
     assert "ch9_nothing" in err and CHAPTERS[0] in err
+
+
+def test_roster_from_nbgrader_db_student_import(klass: ClassSpec, tmp_path: Path, capsys) -> None:
+    """The roster an instructor loads with ``nbgrader db student import`` is the one the export uses."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from autograder.nbgrader_config import write_config
+
+    course = tmp_path / "course"
+    shutil.copytree(klass.course_dir, course)
+    write_config(course)
+    roster = tmp_path / "roster.csv"
+    with roster.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "first_name", "last_name", "email", "lms_user_id"])
+        writer.writerow(["s01", "Ada", "Lovelace", "ada@uni.example", "777"])
+        writer.writerow([UNLISTED, "Una", "Listed", "una@uni.example", "778"])
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "db", "student", "import", str(roster)], cwd=course,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "moodle.csv"
+    assert cli_main(["export", "--course-dir", str(course), "--format", "moodle", "--output", str(out)]) == 0
+    assert UNLISTED not in capsys.readouterr().err  # now in the roster, with an LMS id
+    with out.open(newline="", encoding="utf-8") as f:
+        rows = {r["ID number"]: r for r in csv.DictReader(f)}
+    assert (rows["777"]["First name"], rows["777"]["Email address"]) == ("Ada", "ada@uni.example")
+    assert rows["777"][CHAPTERS[0]] == _expected(klass, "s01", CHAPTERS[0])
+    assert rows["778"][CHAPTERS[0]] == _expected(klass, UNLISTED, CHAPTERS[0])
