@@ -200,3 +200,32 @@ def test_chapter_list_opens_closes_and_navigates(page, base_url: str, size: dict
     page.wait_for_url(re.compile(re.escape(f"{target}.html")))
     assert page.locator("article.bd-article h1").first.is_visible()
     assert not page.problems.items, "\n".join(page.problems.items)
+
+
+def test_header_buttons_work(page, base_url: str) -> None:
+    """Each button of a chapter's header does something: menus open, search, colour mode, full screen."""
+    page.set_viewport_size(DESKTOP)
+    page.goto(base_url + f"{SEARCH_PAGE}.html", wait_until="load")
+    header = page.locator(".article-header-buttons")
+    dropdowns = header.locator("button.dropdown-toggle")
+    assert dropdowns.count() == 3, "expected the launch, repository and download menus"
+    for i in range(dropdowns.count()):  # the book theme opens them on hover (and on a tap or click)
+        menu = header.locator(".dropdown-menu").nth(i)
+        assert not menu.is_visible()
+        dropdowns.nth(i).hover()
+        menu.wait_for(state="visible")
+        assert menu.locator("a, button").count() > 0
+        page.mouse.move(0, DESKTOP["height"] - 1)
+        menu.wait_for(state="hidden")
+    launch = header.locator(".dropdown-launch-buttons .dropdown-menu a")
+    assert [a.inner_text().strip() for a in launch.all()] == ["Binder"], "launch buttons other than Binder"
+    mode = page.evaluate("document.documentElement.dataset.mode")
+    header.locator(".theme-switch-button").click()
+    assert page.evaluate("document.documentElement.dataset.mode") != mode, "the colour-mode button did nothing"
+    header.locator(".btn-fullscreen-button").click()
+    page.wait_for_function("document.fullscreenElement !== null")
+    page.evaluate("document.exitFullscreen()")
+    page.locator(".search-button__button:visible").click()  # the sidebar's field (the header's icon on a phone)
+    page.locator("#pst-search-dialog input[name=q]").wait_for(state="visible")
+    page.keyboard.press("Escape")
+    assert not page.problems.items, "\n".join(page.problems.items)
