@@ -18,7 +18,6 @@ without a network; they are not buttons and are left alone.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -217,16 +216,3 @@ def test_binder_environment_is_the_course_environment() -> None:
     assert os.access(post_build, os.X_OK), "binder/postBuild must be executable"
     for path in ("binder/requirements.txt", "binder/runtime.txt", "binder/postBuild", "requirements.lock"):
         assert _tracked(path), f"{path} is not in the repository, so Binder cannot use it"
-
-
-def test_binder_opens_myst_chapters_as_notebooks(tmp_path: Path) -> None:
-    """postBuild's jupytext setting, run as written, makes JupyterLab open .md files as notebooks."""
-    lines = [line for line in (BINDER_DIR / "postBuild").read_text().splitlines() if line.startswith("jupytext-config")]
-    assert len(lines) == 1, "postBuild no longer sets jupytext's default viewer"
-    env = {**os.environ, "HOME": str(tmp_path), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run(["bash", "-c", lines[0]], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    settings = json.loads((tmp_path / "config" / "labconfig" / "default_setting_overrides.json").read_text())
-    viewers = settings["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
-    assert viewers.get("markdown") == viewers.get("myst") == "Jupytext Notebook", viewers

@@ -17,6 +17,10 @@ toolbar button must be there too. Screenshots of both front ends (``<front end>.
 (``pytest --basetemp=DIR`` keeps them somewhere known). Each front end gets its own server, page and
 browser context; the one Chromium is shared. Takes about 45 s.
 
+A last test does what Binder's launch button does: with the JupyterLab setting that
+``binder/postBuild`` writes (jupytext's default viewer), it opens a copy of chapter 2's MyST
+Markdown file at ``lab/tree/chapters/...`` and checks that it shows as a notebook with all its cells.
+
 Outside CI (``CI`` not ``true``) the tests are skipped when ``/usr/bin/chromium`` is missing, with
 the command that installs it; in CI they fail instead.
 """
@@ -193,17 +197,23 @@ def server(student_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     Each front end gets its own server, so that Notebook 7 does not restore the workspace JupyterLab
     saved (it then runs the unregistered command ``filebrowser:open-path``, an uncaught error).
     """
-    home = tmp_path_factory.mktemp("jupyter-home")
+    with serve(student_dir, tmp_path_factory.mktemp("jupyter-home")) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def serve(root: Path, home: Path) -> Iterator[Server]:
+    """``jupyter lab`` serving ``root``, with ``home`` as HOME and Jupyter's folders (see isolated_env)."""
     port = free_port()
     log = home / "server.log"
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--ServerApp.ip={HOST}",
                f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
-               f"--ServerApp.root_dir={student_dir}", "--LabApp.news_url=None",
+               f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     with log.open("w") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=isolated_env(home),
-                                   cwd=student_dir, start_new_session=True)
-    running = Server(f"http://{HOST}:{port}/", student_dir, log)
+                                   cwd=root, start_new_session=True)
+    running = Server(f"http://{HOST}:{port}/", root, log)
     try:
         deadline = time.monotonic() + SERVER_START_S
         while True:
@@ -380,3 +390,48 @@ def test_release_notebook_runs_its_public_checks_in_the_front_end(
     finally:
         page.close()
         server.shut_down_kernels()
+
+
+# --- Binder: a MyST chapter opens as a notebook -----------------------------------------------------
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: The chapter opened as Binder's launch button opens it (``lab/tree/<path in the repository>``).
+BINDER_CHAPTER = "chapters/ch2_gradient_descent.md"
+
+
+def test_binder_opens_a_myst_chapter_as_a_notebook(browser, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """With binder/postBuild's jupytext setting, JupyterLab opens the chapter's .md as a notebook.
+
+    The server gets a copy of the chapter (a front end may save what it opens) and a home whose
+    Jupyter settings are what postBuild's ``jupytext-config`` line writes, run as written.
+    """
+    import jupytext
+
+    home = tmp_path_factory.mktemp("binder-home")
+    root = tmp_path_factory.mktemp("binder-repo")
+    (root / BINDER_CHAPTER).parent.mkdir(parents=True)
+    (root / BINDER_CHAPTER).write_bytes((PROJECT_ROOT / BINDER_CHAPTER).read_bytes())
+    setting = [line for line in (PROJECT_ROOT / "binder" / "postBuild").read_text().splitlines()
+               if line.startswith("jupytext-config")]
+    assert len(setting) == 1, "binder/postBuild no longer sets jupytext's default viewer"
+    env = {**isolated_env(home), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", setting[0]], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    n_cells = len(jupytext.read(root / BINDER_CHAPTER).cells)
+    with serve(root, home) as running:
+        context = browser.new_context(viewport=VIEWPORT)
+        context.set_default_timeout(TIMEOUT_MS)
+        context.route("**/*", lambda route: route.continue_() if is_local_url(route.request.url, running.base_url)
+                      else route.abort())
+        page = context.new_page()
+        try:
+            page.goto(running.base_url + f"lab/tree/{quote(BINDER_CHAPTER)}?token={TOKEN}", wait_until="load")
+            cells = page.locator(".jp-Notebook .jp-Cell")
+            cells.nth(n_cells - 1).wait_for(state="attached")
+            assert cells.count() == n_cells, f"{cells.count()} cells shown, {n_cells} in the chapter"
+            assert page.locator(".jp-Notebook .jp-CodeCell").count() > 0
+            page.screenshot(path=str(home / "binder-chapter.png"))
+        finally:
+            context.close()
+            running.shut_down_kernels()
