@@ -24,6 +24,7 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -33,8 +34,10 @@ from autograder.chapters import (
     BEGIN_HIDDEN,
     END_HIDDEN,
     Exercise,
+    Question,
     chapter_paths,
     find_exercises,
+    find_questions,
     read_chapter,
     with_markers,
 )
@@ -57,6 +60,12 @@ SETUP_ID: str = "setup"
 SETUP_CODE_ID: str = "setup_code"
 TASK_PREFIX: str = "task_"
 CHECK_PREFIX: str = "check_"
+#: grade_id prefixes of a written question's cells: the question (locked) and the answer, a markdown
+#: cell that nbgrader grades by hand (``solution`` and ``grade`` true, ``points``).
+QUESTION_PREFIX: str = "question_"
+ANSWER_PREFIX: str = "answer_"
+#: What the answer cell holds: nbgrader's default ``ClearSolutions.text_stub``.
+ANSWER_STUB: str = "YOUR ANSWER HERE"
 #: Name of the dict of public cases in the setup cell, and the labels of the two kinds of checks.
 PUBLIC_CASES: str = "PUBLIC_CASES"
 PUBLIC_LABEL: str = "public check"
@@ -110,6 +119,14 @@ def setup_source(specs: Sequence[Spec]) -> str:
         entries.append(cases_literal(spec.public_cases(), 4,
                                      f"    {_q(spec.id)}: ({_q(spec.kind)}, {spec.rtol!r}, {spec.atol!r}, ", "),"))
     public = f"{PUBLIC_CASES} = {{\n" + "\n".join(entries) + "\n}"
+    shown: dict[str, Any] = {}
+    for spec in specs:
+        for var, value in spec.shown.items():
+            if var in shown and runtime.compare(shown[var], value) is not None:
+                raise CourseError(f"the example `{var}` has two different values in the specs of one chapter")
+            shown[var] = value
+    examples = "\n".join(f"{var} = " + literals.to_literal(value, start=len(var) + 3)
+                         for var, value in shown.items())
     check = (f'def check(name, fn):\n'
              f'    """Run the public checks of exercise ``name`` on ``fn``; raise with a clear reason if one fails."""\n'
              f'    kind, rtol, atol, cases = {PUBLIC_CASES}[name]\n'
@@ -124,6 +141,8 @@ def setup_source(specs: Sequence[Spec]) -> str:
         public,
         check,
     ]
+    if examples:
+        parts.append("# --- The examples the tasks refer to by name. ---\n" + examples)
     return "\n\n\n".join(parts) + "\n"
 
 
@@ -171,8 +190,8 @@ def _cell(kind: str, source: str, grade_id: str, hidden: bool = False, **nbgrade
 
 
 def source_notebook(name: str, title: str, exercises: Sequence[Exercise],
-                    specs: dict[str, Spec]) -> nbformat.NotebookNode:
-    """nbgrader's source notebook of one assignment."""
+                    specs: dict[str, Spec], questions: Sequence[Question] = ()) -> nbformat.NotebookNode:
+    """nbgrader's source notebook of one assignment: exercises and written questions in chapter order."""
     missing = [e.id for e in exercises if e.id not in specs]
     if missing:
         raise CourseError(f"{name}: no check spec for exercise(s) {', '.join(missing)} "
@@ -182,7 +201,15 @@ def source_notebook(name: str, title: str, exercises: Sequence[Exercise],
         _cell("markdown", intro_source(title), SETUP_ID),
         _cell("code", setup_source(chosen), SETUP_CODE_ID, hidden=True),
     ]
-    for ex, spec in zip(exercises, chosen):
+    items = [(ex.solution_cell, ex, spec) for ex, spec in zip(exercises, chosen)]
+    items += [(q.cell, q, None) for q in questions]
+    for _, item, spec in sorted(items, key=lambda i: i[0]):
+        if isinstance(item, Question):
+            cells.append(_cell("markdown", item.text, QUESTION_PREFIX + item.id))
+            cells.append(_cell("markdown", ANSWER_STUB, ANSWER_PREFIX + item.id, solution=True, grade=True,
+                               locked=False, points=item.points))
+            continue
+        ex = item
         cells.append(_cell("markdown", ex.task, TASK_PREFIX + ex.id))
         cells.append(_cell("code", with_markers(ex.reference_source()), ex.id, solution=True, locked=False))
         cells.append(_cell("code", check_source(spec, spec.hidden_cases()), CHECK_PREFIX + ex.id,
@@ -284,14 +311,17 @@ def assign(names: Sequence[str], course_dir: Path, chapters_dir: Path = CHAPTERS
         exercises = find_exercises(nb, name)
         if not exercises:
             raise CourseError(f"{name}: the chapter has no exercises, so there is nothing to assign")
-        source_nb = source_notebook(name, chapter_title(nb, name), exercises, specs)
+        questions = find_questions(nb, name)
+        source_nb = source_notebook(name, chapter_title(nb, name), exercises, specs, questions)
         folder = course_dir / "source" / name
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(source_nb, folder / f"{name}.ipynb")
         release = generate_release(course_dir, name)
         releases.append(release)
         points = sum(e.points for e in exercises)
-        print(f"assign: {name}: {len(exercises)} exercises, {points} points -> "
+        by_hand = f", {len(questions)} written questions, {sum(q.points for q in questions)} points graded by hand" \
+            if questions else ""
+        print(f"assign: {name}: {len(exercises)} exercises, {points} points{by_hand} -> "
               f"{release.relative_to(course_dir.parent)}", flush=True)
     return releases
 

@@ -7,6 +7,10 @@ A chapter is a MyST Markdown notebook in ``chapters/``. An exercise is marked by
 - its *check cell* has ``check: <id>`` and calls ``check("<id>", <id>)``;
 - the markdown cell right before the solution cell is its task statement.
 
+A *written question* is a markdown cell with ``question: <id>`` and ``points: <n>``: its text is
+the question; the assignment gives it a manually graded answer cell (nbgrader's ``solution`` and
+``grade`` on a markdown cell), which the instructor grades by hand in formgrader.
+
 From these, the book shows the stub, the checks and the reference source behind a toggle, and the
 assignment generator writes nbgrader's source notebooks. Both derive the solution's code and the
 stub from the function's source with :func:`solution_regions`.
@@ -32,6 +36,7 @@ CHAPTERS_DIR: Path = PROJECT_ROOT / "chapters"
 EXERCISE_KEY = "exercise"
 POINTS_KEY = "points"
 CHECK_KEY = "check"
+QUESTION_KEY = "question"
 #: nbgrader's solution markers, and the stub nbgrader puts in their place (its default).
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
@@ -39,6 +44,7 @@ BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
+_QUESTION_ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 _IMPORT_RE = re.compile(r"^from (solutions\.[A-Za-z_][\w.]*) import ([A-Za-z_]\w*)\s*$")
 _CHECK_RE = re.compile(r"""^check\((["'])([A-Za-z_]\w*)\1, *([A-Za-z_]\w*)\)\s*$""")
 
@@ -67,6 +73,24 @@ class Exercise:
     def reference_source(self) -> str:
         """The reference's source code, dedented, exactly as in the solutions package."""
         return textwrap.dedent(inspect.getsource(self.reference))
+
+
+@dataclass(frozen=True)
+class Question:
+    """A written question of a chapter, graded by hand: its id, points and text (markdown)."""
+
+    id: str
+    points: int
+    chapter: str
+    text: str
+    cell: int  # index of the question's cell in the chapter notebook
+
+
+def _points(meta: dict, where: str) -> int:
+    points = meta.get(POINTS_KEY)
+    if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
+        raise ChapterError(f"{where}: needs 'points' as a positive whole number, got {points!r}")
+    return points
 
 
 def chapter_paths(chapters_dir: Path = CHAPTERS_DIR) -> list[Path]:
@@ -107,9 +131,7 @@ def find_exercises(nb: nbformat.NotebookNode, chapter: str) -> list[Exercise]:
         if not m or m.group(2) != eid:
             raise ChapterError(f"{where}: the solution cell must hold exactly one line, "
                                f"'from solutions.<module> import {eid}'")
-        points = meta.get(POINTS_KEY)
-        if not isinstance(points, int) or isinstance(points, bool) or points <= 0:
-            raise ChapterError(f"{where}: needs 'points' as a positive whole number, got {points!r}")
+        points = _points(meta, where)
         if i == 0 or nb.cells[i - 1].cell_type != "markdown":
             raise ChapterError(f"{where}: the cell before a solution cell must be its task, in markdown")
         exercises.append(Exercise(eid, points, chapter, m.group(1), nb.cells[i - 1].source, i, -1))
@@ -126,6 +148,33 @@ def find_exercises(nb: nbformat.NotebookNode, chapter: str) -> list[Exercise]:
     if len(set(ids)) != len(ids):
         raise ChapterError(f"{chapter}: an exercise id is used twice: {ids}")
     return out
+
+
+def find_questions(nb: nbformat.NotebookNode, chapter: str) -> list[Question]:
+    """Every written question of a chapter notebook, in order, checked against the contract."""
+    questions = []
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {})
+        if QUESTION_KEY not in meta:
+            continue
+        qid = meta[QUESTION_KEY]
+        where = f"{chapter}, cell {i} (question {qid!r})"
+        if cell.cell_type != "markdown":
+            raise ChapterError(f"{where}: a question must be a markdown cell")
+        if not isinstance(qid, str) or not _QUESTION_ID_RE.match(qid):
+            raise ChapterError(f"{where}: a question id is lower-case letters, digits and underscores")
+        if not cell.source.strip():
+            raise ChapterError(f"{where}: the question has no text")
+        questions.append(Question(qid, _points(meta, where), chapter, cell.source, i))
+    ids = [q.id for q in questions]
+    if len(set(ids)) != len(ids):
+        raise ChapterError(f"{chapter}: a question id is used twice: {ids}")
+    return questions
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Read a chapter file and return its written questions."""
+    return find_questions(read_chapter(path), path.stem)
 
 
 def load_exercises(path: Path) -> list[Exercise]:

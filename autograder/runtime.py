@@ -15,6 +15,17 @@ How a call is observed depends on the exercise's *kind*:
   the remaining arguments, for random initialisers; the return value is compared.
 - ``"module"``: the arguments are ``(seed, constructor_args, x)``; the check seeds, builds the
   ``nn.Module`` class with ``constructor_args`` and compares its output on ``x``.
+- ``"steps"``: the arguments are ``(n_steps, state, *rest)``: the check calls ``fn(state, *rest)``
+  ``n_steps`` times on the same ``state`` (coefficients: a tensor or a list/tuple of tensors, changed
+  in place by each call, as one epoch of gradient descent does) and compares, step by step, what each
+  call returned and the state (values and ``.grad``) it left. A difference names the first step at
+  which the run leaves the expected one, and the tensor.
+- ``"trajectory"``: the function runs a whole training loop and returns a tuple whose last item is
+  the list of per-step losses; the losses are compared step by step first (a difference names the
+  first step whose loss differs), then the other items (the trained weights).
+
+An argument written ``{"function": "<name>"}`` stands for the function of that name in
+:data:`FUNCTIONS` (activations such as ``relu``), since cases are data and cannot hold functions.
 """
 
 from __future__ import annotations
@@ -30,7 +41,17 @@ RETURN = "return"
 INPLACE = "inplace"
 SEEDED = "seeded"
 MODULE = "module"
-KINDS = (RETURN, INPLACE, SEEDED, MODULE)
+STEPS = "steps"
+TRAJECTORY = "trajectory"
+KINDS = (RETURN, INPLACE, SEEDED, MODULE, STEPS, TRAJECTORY)
+#: Functions a case may pass by name, as ``{"function": "<name>"}`` (see :func:`resolve`).
+FUNCTIONS = {
+    "relu": torch.relu,
+    "mish": torch.nn.functional.mish,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "identity": lambda x: x,
+}
 #: Labels of cases whose values must stay secret start with this word.
 SECRET_LABEL_PREFIX = "hidden"
 DEFAULT_RTOL = 1e-4
@@ -92,11 +113,24 @@ def _state(value):
     return None
 
 
+def resolve(value):
+    """``{"function": "<name>"}`` -> the function of that name in :data:`FUNCTIONS`; anything else as is."""
+    if isinstance(value, dict) and list(value) == ["function"]:
+        name = value["function"]
+        if name not in FUNCTIONS:
+            raise ValueError(f"unknown function {name!r} in a case; known: {', '.join(FUNCTIONS)}")
+        return FUNCTIONS[name]
+    return value
+
+
 def observe(fn, args, kind=RETURN):
     """Call ``fn`` on a private copy of ``args`` and return what the check compares."""
     if kind not in KINDS:
         raise ValueError(f"unknown check kind {kind!r}; expected one of {KINDS}")
-    call_args = _clone(tuple(args))
+    call_args = tuple(resolve(a) for a in _clone(tuple(args)))
+    if kind == STEPS:
+        n_steps, state, *rest = call_args
+        return [(fn(state, *rest), _state(state)) for _ in range(n_steps)]
     if kind == SEEDED:
         torch.manual_seed(call_args[0])
         return fn(*call_args[1:])
@@ -231,8 +265,51 @@ def _compare_state(expected, actual, rtol, atol, where):
     return None
 
 
+def _first_step(step, n, reason):
+    """A difference found at training step ``step`` of ``n``: the same kind, the step named first."""
+    where = f"step {step} of {n}: your run first leaves the reference's here ({reason})"
+    return Difference(reason.kind, where)
+
+
+def _compare_steps(expected, actual, rtol, atol):
+    """Kind ``steps``: per step, the returned value, then the state the call left."""
+    if not isinstance(actual, list) or len(actual) != len(expected):
+        return Difference("length", f"the run has {len(actual)} steps, expected {len(expected)}")
+    for step, ((e_ret, e_state), (a_ret, a_state)) in enumerate(zip(expected, actual), start=1):
+        reason = compare(e_ret, a_ret, rtol, atol, "the returned value (the loss)")
+        if not reason:
+            reason = _compare_state(e_state, a_state, rtol, atol, "the coefficients")
+        if reason:
+            return _first_step(step, len(expected), reason)
+    return None
+
+
+def _compare_trajectory(expected, actual, rtol, atol):
+    """Kind ``trajectory``: ``(..., losses)``; the per-step losses first, then the other items."""
+    if not isinstance(actual, (tuple, list)) or len(actual) != len(expected):
+        return compare(expected, actual, rtol, atol)
+    e_losses, a_losses = expected[-1], actual[-1]
+    reason = compare(list(e_losses), a_losses, rtol, atol, "the list of losses")
+    if reason and isinstance(a_losses, (list, tuple)) and len(a_losses) == len(e_losses):
+        for step, (e, a) in enumerate(zip(e_losses, a_losses), start=1):
+            step_reason = compare(e, a, rtol, atol, "its loss")
+            if step_reason:
+                return _first_step(step, len(e_losses), step_reason)
+    if reason:
+        return reason
+    for i, (e, a) in enumerate(zip(expected[:-1], actual[:-1])):
+        reason = compare(e, a, rtol, atol, f"item {i} of the result (after the last step)")
+        if reason:
+            return Difference(reason.kind, f"the losses of all {len(e_losses)} steps agree, but {reason}")
+    return None
+
+
 def compare_observed(expected, actual, kind=RETURN, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL):
     """Compare two results of :func:`observe`; ``None`` if they match, else a one-line reason."""
+    if kind == STEPS:
+        return _compare_steps(expected, actual, rtol, atol)
+    if kind == TRAJECTORY:
+        return _compare_trajectory(expected, actual, rtol, atol)
     if kind != INPLACE:
         return compare(expected, actual, rtol, atol)
     reason = compare(expected[0], actual[0], rtol, atol, "the return value")

@@ -8,8 +8,8 @@ A spec never holds expected values: they are always computed by calling the refe
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -48,6 +48,10 @@ class Spec:
     kind: str = RETURN
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
+    #: The example values the task statement refers to by name (``{"raw": EXAMPLE_RAW}``): the
+    #: chapter must show these very values under these names before the check (``book_checks.check``
+    #: verifies it), and the release notebook's setup cell defines them.
+    shown: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

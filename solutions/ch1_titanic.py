@@ -129,15 +129,27 @@ def standardise(x: torch.Tensor) -> torch.Tensor:
     return (x - x.mean(dim=0)) / x.std(dim=0)
 
 
-def split_line_f(
-    x: torch.Tensor, y: torch.Tensor, seed: int = LINE_F_SPLIT_SEED, valid_pct: float = LINE_F_VALID_PCT
-) -> Split:
-    """Line F's split: seed, ``randperm``, the first ``int(valid_pct * n)`` rows are validation."""
+def random_split(
+    x: torch.Tensor, y: torch.Tensor, seed: int, valid_pct: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Split rows at random: seed, shuffle the row numbers, the first share of them is validation.
+
+    Seed PyTorch with ``seed``, draw a random order of the row numbers with ``torch.randperm``, take
+    the first ``int(valid_pct * n)`` of them as validation rows and the rest as training rows (in
+    that shuffled order). Return ``(trn_x, trn_y, val_x, val_y)``; ``x`` and ``y`` are not changed.
+    """
     torch.manual_seed(seed)
     idx = torch.randperm(len(x))
     cut = int(valid_pct * len(x))
     val_idx, trn_idx = idx[:cut], idx[cut:]
-    return Split(x[trn_idx], y[trn_idx], x[val_idx], y[val_idx])
+    return x[trn_idx], y[trn_idx], x[val_idx], y[val_idx]
+
+
+def split_line_f(
+    x: torch.Tensor, y: torch.Tensor, seed: int = LINE_F_SPLIT_SEED, valid_pct: float = LINE_F_VALID_PCT
+) -> Split:
+    """Line F's split: :func:`random_split` with seed 42, the first 20% of the shuffled rows are validation."""
+    return Split(*random_split(x, y, seed, valid_pct))
 
 
 def split_line_c(

@@ -66,12 +66,19 @@ def mse_loss(preds: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return ((preds - targets) ** 2).mean()
 
 
-def update_coeffs(coeffs: torch.Tensor | list[torch.Tensor], lr: float) -> None:
-    """One gradient-descent step in place on a tensor or a list of tensors: ``c -= lr * c.grad``, then zero the grad."""
+def update_coeffs(coeffs: Coeffs, lr: float) -> None:
+    """One gradient-descent step in place: ``c -= lr * c.grad`` for every tensor ``c``, then zero its gradient.
+
+    ``coeffs`` is one tensor or a list/tuple of them, possibly nested (``(layers, consts)``, two
+    lists). Work under ``torch.no_grad()`` and zero each gradient in place, keeping ``.grad`` a tensor.
+    """
+    if isinstance(coeffs, (list, tuple)):
+        for part in coeffs:
+            update_coeffs(part, lr)
+        return
     with torch.no_grad():
-        for c in coeffs if isinstance(coeffs, (list, tuple)) else [coeffs]:
-            c.sub_(c.grad * lr)
-            c.grad.zero_()
+        coeffs.sub_(coeffs.grad * lr)
+        coeffs.grad.zero_()
 
 
 def one_epoch(
@@ -82,10 +89,15 @@ def one_epoch(
     predict: PredictFn = calc_preds,
     loss_fn: LossFn = mae_loss,
 ) -> float:
-    """Compute the loss on the whole training set, back-propagate, update; return the loss."""
+    """One epoch of full-batch gradient descent on ``coeffs``, in place; return the epoch's loss as a float.
+
+    Predict all rows of ``x`` with ``predict(coeffs, x)``, measure ``loss_fn`` against ``y``,
+    back-propagate, and take one step with ``update_coeffs`` at learning rate ``lr`` (which also zeroes
+    the gradients for the next epoch). The loss returned is the one before the step.
+    """
     loss = loss_fn(predict(coeffs, x), y)
     loss.backward()
-    update_coeffs(parameters(coeffs), lr)
+    update_coeffs(coeffs, lr)
     return loss.item()
 
 

@@ -20,7 +20,11 @@ def calc_preds_matrix(coeffs: torch.Tensor, indeps: torch.Tensor) -> torch.Tenso
 
 
 def weighted_sum_loop(coeffs: torch.Tensor, indeps: torch.Tensor) -> torch.Tensor:
-    """The weighted sum of each row computed with Python loops: slow, but plainly correct."""
+    """The weighted sum of each row computed with Python loops: slow, but plainly correct.
+
+    For each row of ``indeps`` (n x k), add up each feature times its coefficient in ``coeffs`` (k
+    entries), starting from a zero of the rows' dtype; return the n sums as one tensor (``torch.stack``).
+    """
     rows = []
     for row in indeps:
         total = torch.zeros((), dtype=indeps.dtype)
@@ -28,3 +32,20 @@ def weighted_sum_loop(coeffs: torch.Tensor, indeps: torch.Tensor) -> torch.Tenso
             total = total + value * weight
         rows.append(total)
     return torch.stack(rows)
+
+
+def one_epoch_matrix(coeffs: torch.Tensor, x: torch.Tensor, y: torch.Tensor, lr: float) -> float:
+    """One epoch of gradient descent on the matrix model, in place; return the loss before the step.
+
+    ``coeffs`` is a ``(k, 1)`` column with ``requires_grad``, ``x`` is ``(n, k)``, ``y`` the ``n``
+    0/1 targets as a plain vector. Predict ``sigmoid(x @ coeffs)`` (a column), take the mean absolute
+    error against the targets *as a column*, back-propagate, subtract ``lr`` times the gradient from
+    ``coeffs`` without recording it, and zero the gradient. Return the loss as a Python float.
+    """
+    preds = torch.sigmoid(x @ coeffs)
+    loss = torch.abs(preds - y[:, None]).mean()
+    loss.backward()
+    with torch.no_grad():
+        coeffs.sub_(coeffs.grad * lr)
+        coeffs.grad.zero_()
+    return loss.item()

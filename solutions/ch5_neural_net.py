@@ -41,6 +41,24 @@ def calc_preds_nn(coeffs: NNCoeffs, indeps: torch.Tensor, activation: Activation
     return torch.sigmoid(hidden @ layer2 + const)
 
 
+def one_epoch_nn(coeffs: NNCoeffs, x: torch.Tensor, y: torch.Tensor, lr: float,
+                 activation: Activation = F.relu) -> float:
+    """One epoch of gradient descent on the network's three tensors, in place; return the loss before the step.
+
+    Predict with ``calc_preds_nn(coeffs, x, activation)``, take the mean absolute error against the
+    targets ``y`` (a plain vector of 0/1) made a column, back-propagate, then, without recording it,
+    subtract ``lr`` times its gradient from each of ``layer1``, ``layer2`` and ``const`` and zero the
+    gradients. Return the loss as a Python float.
+    """
+    loss = torch.abs(calc_preds_nn(coeffs, x, activation) - y[:, None]).mean()
+    loss.backward()
+    with torch.no_grad():
+        for c in coeffs:
+            c.sub_(c.grad * lr)
+            c.grad.zero_()
+    return loss.item()
+
+
 def relu(x: torch.Tensor) -> torch.Tensor:
     """Rectified linear unit: negative values become zero."""
     return x.clamp(min=0)

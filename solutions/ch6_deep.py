@@ -53,6 +53,22 @@ def calc_preds_deep(coeffs: DeepCoeffs, indeps: torch.Tensor, activation: Activa
     return torch.sigmoid(res)
 
 
+def dead_units(coeffs: DeepCoeffs, x: torch.Tensor) -> list[int]:
+    """Per hidden layer, how many relu units output zero for every row of the batch ``x``.
+
+    Run the hidden layers only (every layer but the last: ``x = relu(x @ layer + const)``) and, for
+    each hidden layer's output, count the columns (units) whose largest value over the rows is 0.
+    Return the counts as a list of ints, one per hidden layer (empty if there is none).
+    """
+    layers, consts = coeffs
+    counts = []
+    with torch.no_grad():
+        for layer, const in zip(layers[:-1], consts[:-1]):
+            x = torch.relu(x @ layer + const)
+            counts.append(int((x.max(dim=0).values == 0).sum()))
+    return counts
+
+
 def calc_preds_deep_as_published(coeffs: DeepCoeffs, indeps: torch.Tensor) -> torch.Tensor:
     """Line C's deep ``calc_preds`` exactly as its write-up prints it, indentation included.
 

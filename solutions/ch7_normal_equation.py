@@ -14,7 +14,6 @@ import pandas as pd
 import torch
 
 from solutions.ch1_titanic import DataError
-from solutions.ch2_gradient_descent import mse_loss, train_model
 from solutions.paths import SOURDOUGH_CSV
 
 SOURDOUGH_INPUTS: tuple[str, ...] = ("proofing_hours", "starter_acidity_ph", "starter_age_days")
@@ -88,6 +87,30 @@ def linear_model(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> t
     return x @ weight.t() + bias
 
 
+def fit_linear_gd(
+    x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, lr: float, epochs: int
+) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
+    """Fit ``x @ weight.t() + bias`` to ``y`` by full-batch gradient descent on the mean squared error.
+
+    Start from copies of ``weight`` (outputs x inputs) and ``bias`` (outputs) that require gradients;
+    leave the arguments unchanged. Each epoch: the mean squared error of all rows, ``backward``, then,
+    without recording it, subtract ``lr`` times each gradient and zero the gradients. Return
+    ``(weight, bias, losses)``: the trained tensors (detached) and the loss of each epoch, before its step.
+    """
+    w = weight.detach().clone().requires_grad_()
+    b = bias.detach().clone().requires_grad_()
+    losses = []
+    for _ in range(epochs):
+        loss = ((x @ w.t() + b - y) ** 2).mean()
+        loss.backward()
+        with torch.no_grad():
+            for c in (w, b):
+                c.sub_(c.grad * lr)
+                c.grad.zero_()
+        losses.append(loss.item())
+    return w.detach(), b.detach(), losses
+
+
 def fit_gradient_descent(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -95,23 +118,14 @@ def fit_gradient_descent(
     lr: float = SOURDOUGH_LR,
     seed: int = SOURDOUGH_SEED,
 ) -> LinearFit:
-    """Fit ``x @ W.t() + B`` by full-batch gradient descent on the mean squared error.
+    """Seed, draw ``W`` and ``B`` from a standard normal, then :func:`fit_linear_gd`.
 
-    It is chapter 2's training loop (:func:`~solutions.ch2_gradient_descent.train_model`) with this
-    model: the coefficients are ``(W, B)``, drawn from a standard normal after seeding.
+    It is chapter 2's training loop with this model and the mean squared error.
     """
-    n_outputs = y.shape[1]
-
-    def init(n_inputs: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return (torch.randn(n_outputs, n_inputs, requires_grad=True),
-                torch.randn(n_outputs, requires_grad=True))
-
-    def predict(coeffs: tuple[torch.Tensor, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
-        return linear_model(inputs, *coeffs)
-
-    result = train_model(x, y, epochs, lr, init=init, predict=predict, loss_fn=mse_loss, seed=seed)
-    weight, bias = result.coeffs
-    return LinearFit(weight.detach(), bias.detach(), result.losses)
+    torch.manual_seed(seed)
+    weight = torch.randn(y.shape[1], x.shape[1])
+    bias = torch.randn(y.shape[1])
+    return LinearFit(*fit_linear_gd(x, y, weight, bias, lr, epochs))
 
 
 def fit_normal_equation(x: torch.Tensor, y: torch.Tensor) -> LinearFit:

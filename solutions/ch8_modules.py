@@ -60,6 +60,30 @@ class OneHiddenLayer(nn.Module):
         return torch.sigmoid(self.output(self.activation(self.hidden(x))))
 
 
+def fit_linear_sigmoid(seed: int, x: torch.Tensor, y: torch.Tensor, lr: float,
+                       epochs: int) -> tuple[torch.Tensor, list[float]]:
+    """Train a ``LinearSigmoid`` with ``torch.optim.SGD`` and ``nn.BCELoss`` on the full batch.
+
+    Seed PyTorch with ``seed``, build ``LinearSigmoid(x.shape[1])``, an SGD optimiser over its
+    parameters at learning rate ``lr`` and the criterion. Each epoch: zero the gradients, the loss of
+    the model's output against ``y`` (an ``(n, 1)`` column), ``backward``, a step of the optimiser.
+    Return ``(weight, losses)``: a detached copy of ``model.linear.weight`` after training and the
+    loss of each epoch as a float.
+    """
+    torch.manual_seed(seed)
+    model = LinearSigmoid(x.shape[1])
+    optimiser = torch.optim.SGD(model.parameters(), lr=lr)
+    criterion = nn.BCELoss()
+    losses = []
+    for _ in range(epochs):
+        optimiser.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    return model.linear.weight.detach().clone(), losses
+
+
 def load_hand_made_nn(model: OneHiddenLayer, coeffs: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> None:
     """Copy chapter 5's ``(layer1, layer2, const)`` into ``model`` (``nn.Linear`` stores weights transposed)."""
     layer1, layer2, const = coeffs

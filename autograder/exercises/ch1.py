@@ -1,9 +1,10 @@
 """Check specs of chapter 1's exercises (the Titanic setup).
 
 Public cases are the chapter's visible examples: the first six passengers of ``train.csv`` (a few
-columns, typed in here so that checks never read the CSV) and the first four rows of three numeric
-columns as a tensor. Hidden cases are small random frames and tensors drawn from the seeded
-generator, with missing values, ties, a zero fare and one-row edges.
+columns, typed in here so that checks never read the CSV; the chapter's ``small`` must equal them)
+and the first four rows of three numeric columns as a tensor with their targets, split in two.
+Hidden cases are small random frames and tensors drawn from the seeded generator, with missing
+values, ties and one-row edges; the splits vary the seed, the share and the shapes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pandas as pd
 import torch
 
 from autograder.specs import Spec
-from solutions.ch1_titanic import add_log_fare, fill_missing_with_mode, scale_by_max, standardise
+from solutions.ch1_titanic import fill_missing_with_mode, random_split
 
 NAN = float("nan")
 #: The chapter's running example: ``df.loc[:5, EXAMPLE_COLUMNS]`` of the Titanic training data.
@@ -35,6 +36,12 @@ EXAMPLE_TENSOR_ROWS: list[list[float]] = [
     [35.0, 1.0, 53.1],
 ]
 
+#: ``Survived`` of the same four passengers, as float32 targets.
+EXAMPLE_TENSOR_TARGETS: list[float] = [0.0, 1.0, 1.0, 1.0]
+#: The chapter's split example: seed 42, half of the four rows for validation.
+EXAMPLE_SPLIT_SEED: int = 42
+EXAMPLE_SPLIT_PCT: float = 0.5
+
 _SEXES = ("male", "female")
 _PORTS = ("S", "C", "Q")
 
@@ -47,6 +54,11 @@ def example_frame() -> pd.DataFrame:
 def example_tensor() -> torch.Tensor:
     """A fresh copy of the chapter's 4 x 3 tensor (float32)."""
     return torch.tensor(EXAMPLE_TENSOR_ROWS, dtype=torch.float32)
+
+
+def example_targets() -> torch.Tensor:
+    """A fresh copy of the four passengers' targets (float32)."""
+    return torch.tensor(EXAMPLE_TENSOR_TARGETS, dtype=torch.float32)
 
 
 def _missing(gen: torch.Generator, n: int, share: float) -> list[bool]:
@@ -78,10 +90,14 @@ def random_frame(gen: torch.Generator, n: int, share_missing: float = 0.3, zero_
     return frame
 
 
-def _positive_rows(gen: torch.Generator, n: int, k: int) -> torch.Tensor:
-    """``n x k`` non-negative features with a different scale in each column (as Age, Fare...)."""
-    scales = torch.randint(1, 100, (k,), generator=gen).float()
-    return torch.rand(n, k, generator=gen) * scales + 0.01
+def _split_hidden(gen: torch.Generator) -> list[tuple]:
+    """Seeds, shares and shapes: a wide batch, one column, a share that rounds down, no validation row."""
+    cases = []
+    for n, k, pct in ((20, 3, 0.2), (7, 1, 0.5), (11, 4, 0.33), (3, 2, 0.1)):
+        seed = int(torch.randint(0, 10_000, (), generator=gen))
+        x = torch.rand(n, k, generator=gen)
+        cases.append((x, (torch.rand(n, generator=gen) > 0.5).float(), seed, pct))
+    return cases
 
 
 SPECS = [
@@ -91,23 +107,13 @@ SPECS = [
         public=lambda: [(example_frame(),)],
         hidden=lambda g: [(random_frame(g, 8),), (random_frame(g, 15, 0.5),), (random_frame(g, 1),),
                           (random_frame(g, 4, 0.0),)],
+        shown={"small": example_frame()},
     ),
     Spec(
-        id="add_log_fare",
-        reference=add_log_fare,
-        public=lambda: [(example_frame(),)],
-        hidden=lambda g: [(random_frame(g, 6, zero_fare=True),), (random_frame(g, 1),), (random_frame(g, 12),)],
-    ),
-    Spec(
-        id="scale_by_max",
-        reference=scale_by_max,
-        public=lambda: [(example_tensor(),)],
-        hidden=lambda g: [(_positive_rows(g, 7, 12),), (_positive_rows(g, 1, 4),), (_positive_rows(g, 30, 3),)],
-    ),
-    Spec(
-        id="standardise",
-        reference=standardise,
-        public=lambda: [(example_tensor(),)],
-        hidden=lambda g: [(_positive_rows(g, 7, 12),), (_positive_rows(g, 2, 3),), (_positive_rows(g, 40, 5),)],
+        id="random_split",
+        reference=random_split,
+        public=lambda: [(example_tensor(), example_targets(), EXAMPLE_SPLIT_SEED, EXAMPLE_SPLIT_PCT)],
+        hidden=_split_hidden,
+        shown={"small_x": example_tensor(), "small_y": example_targets()},
     ),
 ]

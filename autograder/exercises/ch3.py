@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import torch
 
-from autograder.exercises.ch2 import EXAMPLE_COEFFS, EXAMPLE_X, EXAMPLE_Y
+from autograder.exercises.ch2 import EXAMPLE_COEFFS, EXAMPLE_PREDS, EXAMPLE_X, EXAMPLE_Y, TOY
 from autograder.specs import Spec
 from solutions.ch3_sigmoid import binary_cross_entropy, calc_preds_sigmoid, sigmoid
 
 #: The chapter's raw predictions, from far below 0 to far above 1.
 EXAMPLE_RAW = torch.tensor([-4.0, -1.0, 0.0, 0.5, 1.0, 3.0])
 #: The chapter's toy probabilities (chapter 2's toy predictions) for ``EXAMPLE_Y``.
-EXAMPLE_PROBS = torch.tensor([0.9, 0.2, 0.4])
+EXAMPLE_PROBS = EXAMPLE_PREDS
 
 
 def _targets(gen: torch.Generator, n: int) -> torch.Tensor:
@@ -31,8 +31,10 @@ def _probs(gen: torch.Generator, n: int) -> torch.Tensor:
 
 def _bce_hidden(gen: torch.Generator) -> list[tuple]:
     edge = (torch.tensor([0.0, 1.0, 0.5, 1.0]), torch.tensor([1.0, 0.0, 1.0, 1.0]))
+    # Confident and right at the edges too: a column of shape (n, 1), as the matrix models give.
+    column = (torch.tensor([[1.0], [0.0], [0.3]]), torch.tensor([[1.0], [0.0], [0.0]]))
     return [(_probs(gen, 10), _targets(gen, 10)), (_probs(gen, 1), _targets(gen, 1)),
-            (_probs(gen, 200), _targets(gen, 200)), edge]
+            (_probs(gen, 200), _targets(gen, 200)), edge, column]
 
 
 SPECS = [
@@ -40,6 +42,7 @@ SPECS = [
         id="sigmoid",
         reference=sigmoid,
         public=lambda: [(EXAMPLE_RAW.clone(),)],
+        shown={"raw": EXAMPLE_RAW},
         hidden=lambda g: [(torch.randn(12, generator=g) * 5,), (torch.randn(1, generator=g),),
                           (torch.randn(6, 3, generator=g) * 3,)],
     ),
@@ -47,6 +50,7 @@ SPECS = [
         id="calc_preds_sigmoid",
         reference=calc_preds_sigmoid,
         public=lambda: [(EXAMPLE_COEFFS.clone(), EXAMPLE_X.clone())],
+        shown={k: TOY[k] for k in ("toy_x", "toy_coeffs")},
         hidden=lambda g: [((torch.rand(k, generator=g) - 0.5) * 4, torch.rand(n, k, generator=g))
                           for n, k in ((7, 12), (1, 3), (25, 5))],
     ),
@@ -55,5 +59,6 @@ SPECS = [
         reference=binary_cross_entropy,
         public=lambda: [(EXAMPLE_PROBS.clone(), EXAMPLE_Y.clone())],
         hidden=_bce_hidden,
+        shown={"toy_probs": EXAMPLE_PROBS, "toy_y": EXAMPLE_Y},
     ),
 ]

@@ -1,41 +1,53 @@
 """Check specs of chapter 4's exercises (matrix products).
 
-Public cases are the chapter's visible examples: the initialiser with seed 0 and three features, and
-chapter 2's toy passengers with the toy coefficients as a column. Hidden cases are random: seeds and
-sizes for the initialiser (one feature as the edge), shapes for the predictions (one row as the edge).
+Public cases are the chapter's visible examples: chapter 2's toy passengers with the toy
+coefficients, as a vector for the loops and as a column for three epochs of the matrix model. Hidden
+cases are random: shapes from one row or one feature up to line F's twelve features, and runs of at
+least four epochs from random columns.
 """
 
 from __future__ import annotations
 
 import torch
 
-from autograder.exercises.ch2 import EXAMPLE_COEFFS, EXAMPLE_X
-from autograder.runtime import SEEDED
+from autograder.exercises.ch2 import EXAMPLE_COEFFS, EXAMPLE_LR, EXAMPLE_STEPS, EXAMPLE_X, EXAMPLE_Y, MIN_HIDDEN_STEPS, TOY
+from autograder.runtime import STEPS
 from autograder.specs import Spec
-from solutions.ch4_matrix import calc_preds_matrix, init_coeffs_matrix
-
-#: The chapter's example call of the initialiser: ``torch.manual_seed(0)``, then three coefficients.
-EXAMPLE_SEED: int = 0
-EXAMPLE_N_COEFF: int = 3
+from solutions.ch4_matrix import one_epoch_matrix, weighted_sum_loop
 
 
-def _seed(gen: torch.Generator) -> int:
-    return int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+def _loop_hidden(gen: torch.Generator) -> list[tuple]:
+    """Line F's width, one row and one feature, a float64 batch (the totals keep its dtype)."""
+    return [((torch.rand(12, generator=gen) - 0.5), torch.rand(7, 12, generator=gen)),
+            ((torch.rand(1, generator=gen) - 0.5), torch.rand(1, 1, generator=gen)),
+            ((torch.rand(3, generator=gen, dtype=torch.float64) - 0.5), torch.rand(5, 3, generator=gen, dtype=torch.float64))]
+
+
+def _epoch_hidden(gen: torch.Generator) -> list[tuple]:
+    """Runs of 4 to 6 epochs from random columns: line F's width, one row, a large learning rate."""
+    cases = []
+    for steps, n, k, lr in ((MIN_HIDDEN_STEPS, 9, 12, 1.0), (5, 1, 3, 0.5), (6, 20, 5, 50.0)):
+        start = ((torch.rand(k, 1, generator=gen) - 0.5) * 2).requires_grad_()
+        x = torch.rand(n, k, generator=gen)
+        cases.append((steps, start, x, (torch.rand(n, generator=gen) > 0.5).float(), lr))
+    return cases
 
 
 SPECS = [
     Spec(
-        id="init_coeffs_matrix",
-        reference=init_coeffs_matrix,
-        kind=SEEDED,
-        public=lambda: [(EXAMPLE_SEED, EXAMPLE_N_COEFF)],
-        hidden=lambda g: [(_seed(g), n) for n in (12, 1, 5)],
+        id="weighted_sum_loop",
+        reference=weighted_sum_loop,
+        public=lambda: [(EXAMPLE_COEFFS.clone(), EXAMPLE_X.clone())],
+        hidden=_loop_hidden,
+        shown={k: TOY[k] for k in ("toy_x", "toy_coeffs")},
     ),
     Spec(
-        id="calc_preds_matrix",
-        reference=calc_preds_matrix,
-        public=lambda: [(EXAMPLE_COEFFS[:, None].clone(), EXAMPLE_X.clone())],
-        hidden=lambda g: [((torch.rand(k, 1, generator=g) - 0.5) * 4, torch.rand(n, k, generator=g))
-                          for n, k in ((7, 12), (1, 3), (25, 5))],
+        id="one_epoch_matrix",
+        reference=one_epoch_matrix,
+        kind=STEPS,
+        public=lambda: [(EXAMPLE_STEPS, EXAMPLE_COEFFS[:, None].clone().requires_grad_(), EXAMPLE_X.clone(),
+                         EXAMPLE_Y.clone(), EXAMPLE_LR)],
+        hidden=_epoch_hidden,
+        shown={k: TOY[k] for k in ("toy_x", "toy_coeffs", "toy_y")},
     ),
 ]
