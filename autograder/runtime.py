@@ -62,7 +62,7 @@ class Difference(str):
     """Why a comparison failed: the message (a ``str``) plus ``kind``, the category without any values.
 
     Kinds: ``type``, ``shape``, ``dtype``, ``requires_grad``, ``values``, ``length``, ``columns``,
-    ``grad``. Checks whose cases are secret report only the kind, so they reveal no input or output.
+    ``keys``, ``grad``. Checks whose cases are secret report only the kind, so they reveal no input or output.
     """
 
     kind: str
@@ -200,6 +200,16 @@ def compare(expected, actual, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, where="the r
             return Difference("length", f"{where} has {len(actual)} items, expected {len(expected)}")
         for i, (e, a) in enumerate(zip(expected, actual)):
             reason = compare(e, a, rtol, atol, f"item {i} of {where}")
+            if reason:
+                return reason
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return Difference("type", f"{where} should be a dict, got {type(actual).__name__}")
+        if list(actual) != list(expected):
+            return Difference("keys", f"{where} has the keys {list(actual)}, expected {list(expected)}")
+        for key, e in expected.items():
+            reason = compare(e, actual[key], rtol, atol, f"item {key!r} of {where}")
             if reason:
                 return reason
         return None

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import torch
 
-from autograder.runtime import SEEDED
+from autograder.exercises.ch2 import EXAMPLE_STEPS, EXAMPLE_X, EXAMPLE_Y, MIN_HIDDEN_STEPS  # noqa: F401 (EXAMPLE_Y: the chapter imports it from here)
+from autograder.runtime import SEEDED, STEPS
 from autograder.specs import Spec
-from solutions.ch5_neural_net import calc_preds_nn, init_coeffs_nn, mish
+from solutions.ch5_neural_net import calc_preds_nn, init_coeffs_nn, mish, one_epoch_nn
 
-#: The chapter's running example: three passengers, two features (as in chapter 2) ...
-EXAMPLE_X = torch.tensor([[0.5, 1.0], [0.25, 0.0], [1.0, 0.5]])
-#: ... and a network with three hidden units: layer1 (2, 3), layer2 (3, 1), a scalar constant.
+#: The chapter's running example: chapter 2's three passengers with two features (``EXAMPLE_X``),
+#: and a network with three hidden units: layer1 (2, 3), layer2 (3, 1), a scalar constant.
 EXAMPLE_LAYER1 = torch.tensor([[0.2, -0.1, 0.4], [-0.3, 0.5, 0.1]])
 EXAMPLE_LAYER2 = torch.tensor([[1.0], [-2.0], [0.5]])
 EXAMPLE_CONST = torch.tensor(0.1)
+EXAMPLE_COEFFS = (EXAMPLE_LAYER1, EXAMPLE_LAYER2, EXAMPLE_CONST)
+#: The learning rate of the chapter's three example epochs.
+EXAMPLE_LR = 0.5
+#: Activations the hidden cases pass by name (see ``runtime.FUNCTIONS``), beside the default relu.
+ACTIVATIONS = ({"function": "mish"}, {"function": "identity"}, {"function": "tanh"})
 #: The chapter's initialiser example: ``init_coeffs_nn(3, 2)`` after ``torch.manual_seed(42)``.
 EXAMPLE_INIT = (42, 3, 2)
 #: The chapter's activation example.
@@ -33,10 +38,29 @@ def _coeffs(gen: torch.Generator, n_coeff: int, n_hidden: int) -> tuple[torch.Te
 
 
 def _preds_hidden(gen: torch.Generator) -> list[tuple]:
-    """Line F's size, a single passenger, a single hidden unit (with negative inputs for relu to cut)."""
+    """Line F's size, a single passenger, a single hidden unit (with negative inputs for relu to cut),
+    with the default activation, then with each of :data:`ACTIVATIONS`."""
     cases = []
     for n, k, h in ((7, 12, 20), (1, 3, 4), (30, 5, 1)):
         cases.append((_coeffs(gen, k, h), torch.rand(n, k, generator=gen) * 2 - 0.5))
+    for activation in ACTIVATIONS:
+        cases.append((_coeffs(gen, 4, 3), torch.rand(5, 4, generator=gen) * 2 - 0.5, activation))
+    return cases
+
+
+def _grad_coeffs(coeffs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    return tuple(c.clone().requires_grad_() for c in coeffs)
+
+
+def _epoch_hidden(gen: torch.Generator) -> list[tuple]:
+    """Runs of 4 to 6 epochs: line F's shape with relu, one passenger with Mish, one hidden unit with tanh."""
+    cases = []
+    for steps, n, k, h, lr, activation in ((MIN_HIDDEN_STEPS, 8, 12, 20, 20.0, None),
+                                          (5, 1, 3, 4, 1.0, ACTIVATIONS[0]),
+                                          (6, 12, 5, 1, 3.0, ACTIVATIONS[2])):
+        x = torch.rand(n, k, generator=gen) * 2 - 0.5
+        args = (steps, _grad_coeffs(_coeffs(gen, k, h)), x, (torch.rand(n, generator=gen) > 0.5).float(), lr)
+        cases.append(args if activation is None else (*args, activation))
     return cases
 
 
@@ -60,7 +84,16 @@ SPECS = [
     Spec(
         id="calc_preds_nn",
         reference=calc_preds_nn,
-        public=lambda: [((EXAMPLE_LAYER1, EXAMPLE_LAYER2, EXAMPLE_CONST), EXAMPLE_X)],
+        public=lambda: [(EXAMPLE_COEFFS, EXAMPLE_X)],
         hidden=_preds_hidden,
+        shown={"example_coeffs": EXAMPLE_COEFFS, "example_x": EXAMPLE_X},
+    ),
+    Spec(
+        id="one_epoch_nn",
+        reference=one_epoch_nn,
+        kind=STEPS,
+        public=lambda: [(EXAMPLE_STEPS, _grad_coeffs(EXAMPLE_COEFFS), EXAMPLE_X.clone(), EXAMPLE_Y.clone(), EXAMPLE_LR)],
+        hidden=_epoch_hidden,
+        shown={"example_coeffs": EXAMPLE_COEFFS, "example_x": EXAMPLE_X, "example_y": EXAMPLE_Y},
     ),
 ]
