@@ -139,7 +139,7 @@ def observe(fn, args, kind=RETURN):
         torch.manual_seed(seed)
         return fn(*ctor_args)(x)
     result = fn(*call_args)
-    if kind == RETURN:
+    if kind in (RETURN, TRAJECTORY):
         return result
     return (result, tuple(_state(a) for a in call_args))
 
