@@ -55,6 +55,13 @@ def update_coeffs(coeffs, lr):
             c -= c.grad * lr
         c.grad.zero_()
 ''',
+    "one_epoch": '''
+def one_epoch(coeffs, x, y, lr, predict=calc_preds, loss_fn=mae_loss):
+    loss = loss_fn(predict(coeffs, x), y)
+    loss.backward()
+    update_coeffs(coeffs, lr)
+    return float(loss)
+''',
     "accuracy": '''
 def accuracy(preds, targets, threshold=0.5):
     hits = sum(int(bool(p > threshold) == bool(t)) for p, t in zip(preds, targets))
@@ -179,7 +186,7 @@ def test_partly_solved_scores_exactly_the_solved_exercises(course: Path, tmp_pat
     nb = submission(course, solved=("calc_preds", "update_coeffs"), delete=("mae_loss", "setup_code"))
     result = grade_json(write(nb, tmp_path), course, capsys)
     assert scores(result) == {"calc_preds": POINTS["calc_preds"], "mae_loss": 0,
-                              "update_coeffs": POINTS["update_coeffs"], "accuracy": 0}
+                              "update_coeffs": POINTS["update_coeffs"], "one_epoch": 0, "accuracy": 0}
     assert result["score"] == POINTS["calc_preds"] + POINTS["update_coeffs"]
     assert messages(result)["mae_loss"] == "the cell of mae_loss was deleted"
 
@@ -202,10 +209,12 @@ def test_answer_hard_coded_to_the_public_example_fails_the_hidden_checks(course:
     (args, expected), = get_spec("calc_preds").public_cases()
     literal = f"torch.tensor({expected.tolist()!r})"
     nb = submission(course, answers={"calc_preds": f"def calc_preds(coeffs, indeps):\n    return {literal}"},
-                    solved=("mae_loss", "update_coeffs", "accuracy"))
+                    solved=("mae_loss", "update_coeffs", "one_epoch", "accuracy"))
     result = grade_json(write(nb, tmp_path), course, capsys)
     assert scores(result)["calc_preds"] == 0
-    assert result["score"] == sum(POINTS.values()) - POINTS["calc_preds"]
+    # one_epoch predicts with the student's calc_preds (its default argument), so it fails with it.
+    assert scores(result)["one_epoch"] == 0
+    assert result["score"] == sum(POINTS.values()) - POINTS["calc_preds"] - POINTS["one_epoch"]
     message = messages(result)["calc_preds"]
     assert message.startswith("hidden check 1 of ") and "wrong shape" in message, message
 
@@ -302,7 +311,7 @@ def test_importing_the_reference_scores_zero_for_that_exercise(course: Path, tmp
     }, solved=("update_coeffs", "accuracy"))
     result = grade_json(write(nb, tmp_path), course, capsys)
     assert scores(result) == {"calc_preds": 0, "mae_loss": 0, "update_coeffs": POINTS["update_coeffs"],
-                              "accuracy": POINTS["accuracy"]}
+                              "one_epoch": 0, "accuracy": POINTS["accuracy"]}
     assert messages(result)["calc_preds"] == messages(result)["mae_loss"] == SOLUTIONS_MESSAGE
 
 
