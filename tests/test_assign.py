@@ -396,7 +396,7 @@ def test_cli_shows_one_line_per_assignment(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert status == 0
     assert [line for line in out.splitlines() if line.startswith("assign:")] == [
-        f"assign: {FIXTURE}: 2 exercises, 5 points -> course/release/{FIXTURE}/{FIXTURE}.ipynb"]
+        f"assign: {FIXTURE}: 4 exercises, 8 points -> course/release/{FIXTURE}/{FIXTURE}.ipynb"]
     assert (tmp_path / "course" / CONFIG_FILE).is_file()
 
 
