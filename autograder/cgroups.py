@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -126,7 +127,8 @@ class MemoryCgroup:
             time.sleep(0.01)
 
     def remove(self) -> None:
-        """Kill what is left in it and remove it."""
+        """Kill what is left in it and remove it (a failure is reported on stderr, never raised: it is
+        the machine's problem, not the submission's)."""
         self.kill_all()
         deadline = time.monotonic() + 5.0
         while True:
@@ -135,9 +137,10 @@ class MemoryCgroup:
                 return
             except FileNotFoundError:
                 return
-            except OSError:
+            except OSError as err:
                 if time.monotonic() > deadline:
-                    raise
+                    print(f"autograder: could not remove the cgroup {self.path}: {err}", file=sys.stderr)
+                    return
                 time.sleep(0.02)
 
 

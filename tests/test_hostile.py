@@ -221,7 +221,7 @@ def give_huge():
     return torch.zeros(20_000_000)
 """
     honest = H.honest_cells()
-    cells = [H.SETUP, evil, honest[2], honest[3]]  # update_coeffs and accuracy honest
+    cells = [H.SETUP, evil, H.honest_cell("update_coeffs"), H.honest_cell("accuracy")]
     result = sandbox.run_submission(cells, calls, LIMITS, sandbox="bwrap")
     assert result.fatal is None
     assert all(o.error.startswith("ProcessDied") for o in result.outcomes["calc_preds"])
@@ -340,12 +340,13 @@ def test_a_public_check_cannot_see_the_hidden_inputs():
     """Finding 2: the function walks frames and memory during a public check; it finds no hidden input."""
     honest = H.honest_cells()
     result = sandbox.run_submission([H.SETUP, H.PUBLIC_CHECK_SNOOP, *honest[1:]], CALLS, LIMITS, sandbox="bwrap")
+    uses_calc_preds = {"calc_preds", "one_epoch"}  # one_epoch predicts with calc_preds by default
     public = result.outcomes["calc_preds"][0]
     assert not public.secret and public.error.startswith("RuntimeError: seen in memory"), public
     assert "(3, 2)" in public.error  # the snoop works: it sees the public inputs
     assert leaks(public.error) == [], public.error
     assert all(o.secret for o in result.outcomes["calc_preds"][1:])
-    assert all(all(v) for k, v in verdicts(result).items() if k != "calc_preds")
+    assert all(all(v) for k, v in verdicts(result).items() if k not in uses_calc_preds)
 
 
 def test_cli_feedback_of_a_snooping_function_holds_no_hidden_input(course, tmp_path):
@@ -377,7 +378,8 @@ def test_a_late_thread_reports_nothing_verbatim():
 def test_hidden_inputs_in_exception_names_or_value_types_are_not_shown():
     """Variant: a hidden case's error names a type built from the inputs: only 'an exception' is kept."""
     honest = H.honest_cells()
-    result = sandbox.run_submission([H.SETUP, honest[0], honest[2], H.SECRET_IN_NAMES], CALLS, LIMITS, sandbox="bwrap")
+    result = sandbox.run_submission([H.SETUP, H.honest_cell("calc_preds"), H.honest_cell("update_coeffs"),
+                                     H.SECRET_IN_NAMES], CALLS, LIMITS, sandbox="bwrap")
     for ex_id in ("mae_loss", "accuracy"):
         hidden = [o for o in result.outcomes[ex_id] if o.secret]
         assert hidden and all(o.error in (sandbox.UNNAMED_ERROR, sandbox.NOT_ACCEPTED) for o in hidden), hidden
@@ -430,7 +432,7 @@ def test_a_results_line_cannot_amplify_the_graders_memory(shape, honest_peak):
 def test_a_result_with_too_many_values_scores_zero_with_its_reason():
     """Variant: an honest-looking return value of a million and a half numbers is refused, alone."""
     calls = {"many": ("return", [()]), **{k: CALLS[k] for k in ("mae_loss",)}}
-    cells = [H.SETUP, "def many():\n    return [0] * 1_500_000\n", H.honest_cells()[1]]
+    cells = [H.SETUP, "def many():\n    return [0] * 1_500_000\n", H.honest_cell("mae_loss")]
     result = sandbox.run_submission(cells, calls, sandbox.Limits(cell_timeout=30, total_timeout=120), sandbox="bwrap")
     assert result.outcomes["many"][0].error.startswith(sandbox.REFUSED), result.outcomes["many"]
     assert all(verdicts(result, ["mae_loss"])["mae_loss"])

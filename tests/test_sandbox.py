@@ -23,7 +23,7 @@ from autograder import sandbox, wire
 from autograder.exercises.ch2 import SPECS
 from autograder.runtime import INPLACE, compare, compare_observed
 from solutions.paths import PROJECT_ROOT
-from hostile.cells import SETUP, honest_cells
+from hostile.cells import SETUP, honest_cell, honest_cells
 
 HAVE_BWRAP = sandbox.bwrap_path() is not None
 #: Both modes where bubblewrap is installed; the unsandboxed one everywhere.
@@ -181,9 +181,14 @@ def test_wire_decoded_tensors_do_not_share_the_message_buffer():
 
 # ------------------------------------------------------------------------------- run_submission
 
-def ch2_calls() -> dict[str, tuple[str, list[tuple]]]:
-    """Every ch2 exercise on its public and hidden cases, as grade.py asks."""
-    return {s.id: (s.kind, s.public_args() + s.hidden_args()) for s in SPECS}
+def ch2_calls() -> dict[str, tuple[str, list[tuple], list[tuple]]]:
+    """Every ch2 exercise on its public and (last) hidden cases, as grade.py asks."""
+    return {s.id: (s.kind, s.public_args(), s.hidden_args()) for s in SPECS}
+
+
+def all_args(call: tuple) -> list[tuple]:
+    """A call's arguments in the order of its outcomes: public, then hidden."""
+    return [args for part in call[1:] for args in part]
 
 
 def passed(result: sandbox.RunResult, calls: dict) -> dict[str, list[bool]]:
@@ -192,7 +197,7 @@ def passed(result: sandbox.RunResult, calls: dict) -> dict[str, list[bool]]:
     for spec in SPECS:
         if spec.id not in calls:
             continue
-        expected = [e for _, e in spec.expected(calls[spec.id][1])]
+        expected = [e for _, e in spec.expected(all_args(calls[spec.id]))]
         out[spec.id] = [o.error is None and compare_observed(e, o.value, spec.kind, spec.rtol, spec.atol) is None
                         for e, o in zip(expected, result.outcomes[spec.id])]
     return out
@@ -211,7 +216,7 @@ def test_honest_submission_gets_every_case(mode):
 @pytest.mark.grading
 @pytest.mark.parametrize("mode", MODES)
 def test_broken_and_partial_work_is_reported_per_cell_and_case(mode):
-    calc_preds, mae_loss, update_coeffs, _ = honest_cells()
+    calc_preds, update_coeffs = honest_cell("calc_preds"), honest_cell("update_coeffs")
     cells = [
         SETUP,
         "print('hello from the student')\n%time x = 1\n",  # a magic works as in a notebook
@@ -233,8 +238,10 @@ def test_broken_and_partial_work_is_reported_per_cell_and_case(mode):
     assert errors[8] == "SystemExit: 2"
     ok = passed(result, calls)
     assert all(ok["calc_preds"]) and all(ok["update_coeffs"])
-    assert [o.error for o in result.outcomes["mae_loss"]] == ["NotImplementedError"] * len(calls["mae_loss"][1])
-    assert {o.error for o in result.outcomes["accuracy"]} == {"returned a value of unsupported type object"}
+    assert [o.error for o in result.outcomes["mae_loss"]] == ["NotImplementedError"] * len(all_args(calls["mae_loss"]))
+    n_public = len(calls["accuracy"][1])
+    assert {o.error for o in result.outcomes["accuracy"][:n_public]} == {"returned a value of unsupported type object"}
+    assert {o.error for o in result.outcomes["accuracy"][n_public:]} == {sandbox.NOT_ACCEPTED}  # hidden: the kind
     assert [o.error for o in result.outcomes["not_there"]] == ["NameError: name 'not_there' is not defined"] * 2
     assert "hello from the student" in result.output
 
@@ -268,7 +275,7 @@ def test_empty_submission_and_no_calls():
 @pytest.mark.grading
 @pytest.mark.parametrize("mode", MODES)
 def test_total_time_limit_ends_the_run_and_keeps_what_came_back(mode):
-    calc_preds = honest_cells()[0]
+    calc_preds = honest_cell("calc_preds")
     cells = [SETUP, calc_preds, "import time\ntime.sleep(2)\n", "time.sleep(2)\n", "time.sleep(2)\n"]
     limits = sandbox.Limits(cell_timeout=5, total_timeout=8)
     calls = ch2_calls()

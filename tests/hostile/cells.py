@@ -13,10 +13,10 @@ from pathlib import Path
 
 import nbformat
 
-from solutions.ch2_gradient_descent import accuracy, calc_preds, mae_loss, update_coeffs
+from autograder.exercises.ch2 import SPECS
 
-#: The ch2 exercises (in chapter order) whose honest answers are mixed with hostile cells.
-HONEST_FUNCTIONS = (calc_preds, mae_loss, update_coeffs, accuracy)
+#: The ch2 exercises (in chapter order) whose honest answers are mixed with hostile cells: every one.
+HONEST_FUNCTIONS = tuple(spec.reference for spec in SPECS)
 SETUP = """\
 from __future__ import annotations
 import math
@@ -31,6 +31,11 @@ import torch.nn.functional as F
 def honest_cells() -> list[str]:
     """One cell per ch2 exercise holding the reference's source: a submission that earns every point."""
     return [inspect.getsource(fn) for fn in HONEST_FUNCTIONS]
+
+
+def honest_cell(name: str) -> str:
+    """The honest answer of one ch2 exercise."""
+    return next(inspect.getsource(fn) for fn in HONEST_FUNCTIONS if fn.__name__ == name)
 
 
 INFINITE_LOOP = "while True:\n    pass\n"
