@@ -49,7 +49,13 @@ def mae_loss(preds, targets):
 ''',
     "update_coeffs": '''
 def update_coeffs(coeffs, lr):
-    tensors = coeffs if isinstance(coeffs, (list, tuple)) else [coeffs]
+    tensors, todo = [], [coeffs]
+    while todo:  # nested lists and tuples, walked without recursion
+        item = todo.pop()
+        if isinstance(item, (list, tuple)):
+            todo.extend(item)
+        else:
+            tensors.append(item)
     for c in tensors:
         with torch.no_grad():
             c -= c.grad * lr
