@@ -20,6 +20,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
+from autograder.chapters import CHAPTERS_DIR, load_questions
 from autograder.cli import main as cli_main
 from autograder.gradebook import CSV_COLUMNS, GRADEBOOK_FILE, course_id, db_url
 from autograder.nbgrader_config import ensure_tools_on_path, write_config
@@ -39,6 +40,8 @@ from test_grade import (
 pytestmark = pytest.mark.grading
 
 TOTAL = sum(POINTS.values())
+#: The written questions' points: nbgrader's gradebook counts them in its max_score (graded by hand).
+BY_HAND = {f"answer_{q.id}": q.points for q in load_questions(CHAPTERS_DIR / f"{ASSIGNMENT}.md")}
 CSV_NAME = "grades-by-exercise.csv"
 TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
 
@@ -143,7 +146,7 @@ def test_gradebook_holds_the_scores_and_nbgrader_exports_them(batch: tuple[Path,
     assert proc.returncode == 0, proc.stderr
     rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
     assert {s: float(rows[s]["score"]) for s in stored} == stored
-    assert all(float(rows[s]["max_score"]) == TOTAL for s in stored)
+    assert all(float(rows[s]["max_score"]) == TOTAL + sum(BY_HAND.values()) for s in stored)
 
 
 def test_csv_has_one_row_per_submission_and_a_column_per_exercise(batch: tuple[Path, str]) -> None:
@@ -205,7 +208,8 @@ def test_score_equals_nbgrader_autograde(template: Path, honest: dict, tmp_path:
         theirs = {g.cell.name: g.score for g in sub.grades}
         total = gb.find_submission(ASSIGNMENT, "bob").score
     assert total == ours["score"] == POINTS["calc_preds"] + POINTS["accuracy"], (ours, proc.stderr[-2000:])
-    assert theirs == {f"check_{e['id']}": e["score"] for e in ours["exercises"]}
+    # nbgrader scores an unchanged written answer 0 (and a changed one is left to the instructor)
+    assert theirs == {**{f"check_{e['id']}": e["score"] for e in ours["exercises"]}, **{a: 0 for a in BY_HAND}}
 
 
 def test_every_chapter_source_full_marks_release_zero(tmp_path: Path) -> None:
