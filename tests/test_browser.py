@@ -229,3 +229,18 @@ def test_header_buttons_work(page, base_url: str) -> None:
     page.locator("#pst-search-dialog input[name=q]").wait_for(state="visible")
     page.keyboard.press("Escape")
     assert not page.problems.items, "\n".join(page.problems.items)
+
+
+def test_page_contents_open_on_a_phone(page, base_url: str) -> None:
+    """On a phone the page's contents (the secondary sidebar) open from their header button and close."""
+    page.set_viewport_size(PHONE)
+    page.goto(base_url + f"{SEARCH_PAGE}.html", wait_until="load")
+    entry = page.locator("#pst-page-toc-nav a").first
+    assert not entry.is_visible()
+    button = page.locator(".secondary-toggle:visible")
+    assert button.count() == 1, f"{button.count()} buttons for the page's contents shown on a phone, expected one"
+    button.click()
+    entry.wait_for(state="visible")
+    page.keyboard.press("Escape")
+    entry.wait_for(state="hidden")
+    assert not page.problems.items, "\n".join(page.problems.items)
