@@ -546,8 +546,15 @@ def _run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 
 def test_cli_grade_refuses_links_fifos_and_devices_without_hanging(course, tmp_path):
     source = course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    def unix_socket(path: Path) -> None:
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(path))
+        sockets.append(sock)
+
+    sockets: list[socket.socket] = []
     cases = {"link to the source": lambda p: p.symlink_to(source), "link to /dev/zero": lambda p: p.symlink_to("/dev/zero"),
-             "fifo": lambda p: os.mkfifo(p), "folder": lambda p: p.mkdir()}
+             "dangling link": lambda p: p.symlink_to(tmp_path / "nowhere"), "fifo": lambda p: os.mkfifo(p),
+             "folder": lambda p: p.mkdir(), "socket": unix_socket}
     for name, make in cases.items():
         path = tmp_path / f"{name.replace(' ', '_').replace('/', '')}.ipynb"
         make(path)
