@@ -193,3 +193,23 @@ def test_dummies_stand_in_for_an_intercept_under_max_scaling_only() -> None:
             for x in (x_f, x_c)]
     assert torch.allclose(fits[0], ones, atol=1e-6)
     assert float(fits[1].abs().max()) < 1e-4
+
+
+def test_random_split_partitions_the_rows_and_keeps_pairs() -> None:
+    """Every row lands once, in the shuffled order of a seeded randperm; rows and targets stay paired."""
+    x = torch.arange(30.0).reshape(10, 3)
+    y = torch.arange(10.0)
+    trn_x, trn_y, val_x, val_y = ch1.random_split(x, y, 7, 0.35)
+    assert (len(val_x), len(trn_x)) == (int(0.35 * 10), 10 - int(0.35 * 10))
+    torch.manual_seed(7)
+    order = torch.randperm(10)
+    assert torch.equal(torch.cat([val_y, trn_y]), y[order])
+    assert torch.equal(torch.cat([val_x, trn_x]), x[order])
+    assert torch.equal(x, torch.arange(30.0).reshape(10, 3))  # the arguments are not changed
+
+
+def test_split_line_f_is_random_split_with_line_f_settings() -> None:
+    x, y = torch.rand(20, 2), torch.rand(20)
+    got = ch1.split_line_f(x, y)
+    want = ch1.random_split(x, y, ch1.LINE_F_SPLIT_SEED, ch1.LINE_F_VALID_PCT)
+    assert all(torch.equal(a, b) for a, b in zip(got, want))

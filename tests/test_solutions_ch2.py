@@ -251,3 +251,25 @@ def test_accuracy_properties(targets: list[float], data: st.DataObject) -> None:
     assert acc == pytest.approx(hits / len(targets))
     assert ch2.accuracy(t, t) == 1.0
     assert ch2.accuracy(1 - t, t) == 0.0
+
+
+def test_one_epoch_is_loss_backward_and_update() -> None:
+    """One epoch returns the loss before the step and leaves the coefficients stepped, gradients zero."""
+    x, y, c = random_problem(5)
+    coeffs = c.clone().requires_grad_()
+    loss = ch2.one_epoch(coeffs, x, y, 0.3)
+    expected_loss = ch2.mae_loss(ch2.calc_preds(c, x), y)
+    sign = torch.sign(ch2.calc_preds(c, x) - y)
+    grad = (sign[:, None] * x).mean(0)  # d/dc of mean |x @ c - y|
+    assert loss == pytest.approx(expected_loss.item())
+    torch.testing.assert_close(coeffs.detach(), c - 0.3 * grad)
+    assert torch.equal(coeffs.grad, torch.zeros_like(c))
+
+
+def test_update_coeffs_walks_nested_lists() -> None:
+    tensors = [torch.ones(2, 3).requires_grad_(), torch.ones(3).requires_grad_(), torch.ones(()).requires_grad_()]
+    for t in tensors:
+        t.grad = torch.full_like(t, 2.0)
+    ch2.update_coeffs(([tensors[0], tensors[1]], [tensors[2]]), 0.25)
+    for t in tensors:
+        assert torch.equal(t.detach(), torch.full_like(t, 0.5)) and torch.equal(t.grad, torch.zeros_like(t))

@@ -80,3 +80,16 @@ def test_matrix_model_trains_like_the_sigmoid_model(line_f_split: Split) -> None
                          predict=ch4.calc_preds_matrix)
     torch.testing.assert_close(column.coeffs.detach()[:, 0], vector.coeffs.detach(), rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(torch.tensor(column.losses), torch.tensor(vector.losses), rtol=1e-4, atol=1e-5)
+
+
+def test_one_epoch_matrix_is_chapter_2s_epoch_with_the_matrix_model() -> None:
+    """Same steps as one_epoch with calc_preds_matrix and the targets as a column."""
+    from solutions.ch2_gradient_descent import one_epoch
+
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.rand(9, 4, generator=g), (torch.rand(9, generator=g) > 0.5).float()
+    start = torch.rand(4, 1, generator=g) - 0.5
+    a, b = start.clone().requires_grad_(), start.clone().requires_grad_()
+    for _ in range(5):
+        assert ch4.one_epoch_matrix(a, x, y, 2.0) == one_epoch(b, x, y[:, None], 2.0, ch4.calc_preds_matrix)
+    assert torch.equal(a.detach(), b.detach()) and torch.equal(a.grad, b.grad)

@@ -101,3 +101,21 @@ def test_calc_preds_nn_gradients_by_finite_differences() -> None:
     x = torch.rand(5, 4, dtype=torch.float64)
     # mish is smooth, so central differences are reliable everywhere (relu has a kink at 0)
     assert torch.autograd.gradcheck(lambda *c: ch5.calc_preds_nn(c, x, activation=F.mish), coeffs)
+
+
+def test_one_epoch_nn_is_chapter_2s_epoch_with_the_network() -> None:
+    """Same steps as one_epoch with calc_preds_nn (and its activation) and the targets as a column."""
+    from functools import partial
+
+    from solutions.ch2_gradient_descent import one_epoch
+
+    g = torch.Generator().manual_seed(4)
+    x, y = torch.rand(8, 3, generator=g) * 2 - 0.5, (torch.rand(8, generator=g) > 0.5).float()
+    start = (torch.rand(3, 5, generator=g) - 0.5, torch.rand(5, 1, generator=g) - 0.3, torch.rand((), generator=g))
+    a = tuple(t.clone().requires_grad_() for t in start)
+    b = tuple(t.clone().requires_grad_() for t in start)
+    for _ in range(4):
+        assert ch5.one_epoch_nn(a, x, y, 3.0, ch5.mish) == \
+            one_epoch(b, x, y[:, None], 3.0, partial(ch5.calc_preds_nn, activation=ch5.mish))
+    for s, t in zip(a, b):
+        assert torch.equal(s.detach(), t.detach()) and torch.equal(s.grad, t.grad)

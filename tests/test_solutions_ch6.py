@@ -140,3 +140,13 @@ def test_collapse_linear_layers_is_the_product_of_the_layers(hiddens: list[int],
     with torch.no_grad():
         torch.testing.assert_close(torch.sigmoid(x @ weight + bias), ch6.calc_preds_deep_as_published((layers, consts), x),
                                    rtol=1e-4, atol=1e-5)
+
+
+def test_dead_units_counts_units_that_never_fire() -> None:
+    """A unit whose relu output is 0 on every row is dead; one that fires on a single row is not."""
+    layers = [torch.tensor([[1.0, -1.0, 0.0]]), torch.tensor([[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]),
+              torch.tensor([[1.0], [1.0]])]
+    consts = [torch.tensor(0.0), torch.tensor(-10.0), torch.tensor(0.0)]
+    x = torch.tensor([[1.0], [2.0], [-1.0]])  # unit 1 fires on the last row only; unit 2 never (its sum is 0)
+    assert ch6.dead_units((layers, consts), x) == [1, 2]
+    assert ch6.dead_units(([torch.ones(2, 1)], [torch.tensor(0.0)]), torch.ones(3, 2)) == []

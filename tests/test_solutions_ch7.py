@@ -132,3 +132,27 @@ def test_normal_equation_fit_is_the_minimum(sourdough_standardised: tuple[torch.
     for _ in range(5):  # any nudge of the weights raises the loss
         nudged = exact.weight + 0.01 * torch.randn(exact.weight.shape, generator=g)
         assert float(((ch7.linear_model(x, nudged, exact.bias) - y) ** 2).mean()) > exact.losses[0]
+
+
+def test_fit_gradient_descent_is_chapter_2s_train_model() -> None:
+    """fit_linear_gd from a seeded normal start reproduces train_model with the sourdough model, bit for bit."""
+    from solutions.ch2_gradient_descent import mse_loss, train_model
+
+    g = torch.Generator().manual_seed(11)
+    x, y = torch.randn(15, 3, generator=g), torch.randn(15, 2, generator=g)
+
+    def init(n_inputs: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.randn(2, n_inputs, requires_grad=True), torch.randn(2, requires_grad=True)
+
+    ref = train_model(x, y, 25, 0.1, init=init, predict=lambda c, inp: ch7.linear_model(inp, *c),
+                      loss_fn=mse_loss, seed=ch7.SOURDOUGH_SEED)
+    fit = ch7.fit_gradient_descent(x, y, 25, 0.1)
+    assert fit.losses == ref.losses
+    assert torch.equal(fit.weight, ref.coeffs[0].detach()) and torch.equal(fit.bias, ref.coeffs[1].detach())
+
+
+def test_fit_linear_gd_leaves_its_start_alone() -> None:
+    weight, bias = torch.zeros(1, 2), torch.zeros(1)
+    w, b, losses = ch7.fit_linear_gd(torch.ones(3, 2), torch.ones(3, 1), weight, bias, 0.1, 4)
+    assert len(losses) == 4 and losses[0] == 1.0 and losses[-1] < losses[0]
+    assert torch.equal(weight, torch.zeros(1, 2)) and not w.requires_grad and not b.requires_grad

@@ -183,3 +183,14 @@ def test_scheduler_settles_the_minibatch_fit(sourdough: tuple[torch.Tensor, torc
     assert _gap(scheduled, theta) < 1e-2
     last = ch8.SOURDOUGH_MINIBATCH_EPOCHS // 5
     assert np.ptp(scheduled.losses[-last:]) < np.ptp(constant.losses[-last:]) / 10
+
+
+def test_fit_linear_sigmoid_is_train_full_batch_with_bce() -> None:
+    """The exercise's loop equals the library's train_full_batch on the same seeded module."""
+    g = torch.Generator().manual_seed(8)
+    x, y = torch.rand(10, 4, generator=g), (torch.rand(10, 1, generator=g) > 0.5).float()
+    weight, losses = ch8.fit_linear_sigmoid(5, x, y, 0.7, 6)
+    torch.manual_seed(5)
+    model = ch8.LinearSigmoid(4)
+    assert losses == ch8.train_full_batch(model, x, y, 6, 0.7, torch.nn.BCELoss())
+    assert torch.equal(weight, model.linear.weight.detach())
