@@ -406,7 +406,29 @@ def _public_text() -> str:
                         for d in DOCNAMES if (PROJECT_ROOT / f"{d}.md").is_file())
     stubs = "\n".join(chapters.stub(ex.reference_source()) for doc in CHAPTER_DOCS
                       for ex in chapters.load_exercises(PROJECT_ROOT / f"{doc}.md"))
-    return "\n".join([sources, sources.replace("`", ""), stubs, stubs.replace("`", ""), assign.runtime_source()])
+    return "\n".join([sources, sources.replace("`", ""), stubs, stubs.replace("`", ""), assign.runtime_source(),
+                      _helper_sources()])
+
+
+def _helper_sources() -> str:
+    """The source of every function and class of ``solutions`` that is not an exercise: the course's
+    own helper code (training loops, the published write-ups' functions), which chapters may show on
+    purpose. A solution line that also stands there is the course's teaching, not a leaked answer."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import solutions
+
+    exercise_ids = {ex.id for doc in CHAPTER_DOCS for ex in chapters.load_exercises(PROJECT_ROOT / f"{doc}.md")}
+    parts = []
+    for info in pkgutil.iter_modules(solutions.__path__):
+        module = importlib.import_module(f"solutions.{info.name}")
+        for name, obj in vars(module).items():
+            if (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == module.__name__ \
+                    and name not in exercise_ids:
+                parts.append(inspect.getsource(obj))
+    return "\n".join(parts)
 
 
 def _leak_probes() -> dict[str, list[str]]:
