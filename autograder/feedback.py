@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 from autograder.safe_io import neutral
 
 if TYPE_CHECKING:
-    from autograder.grade import GradeResult
+    from autograder.grade import ByHandResult, GradeResult
 
 PASSED, FAILED = "passed", "failed"
+#: The result column of a written question, which the instructor grades.
+BY_HAND = "by hand"
 #: Width the reason column wraps at in the text table (reasons are shown whole, over several lines).
 TABLE_REASON_CHARS = 90
 
@@ -26,8 +28,24 @@ def _points(value: float) -> str:
     return f"{value:g}"
 
 
+def by_hand_reason(question: ByHandResult) -> str:
+    """What the feedback says of a written question: graded by hand, its points, answered or not."""
+    points = f"{_points(question.max_score)} point{'' if question.max_score == 1 else 's'}"
+    return f"to be graded by hand ({points}); {'answered' if question.answered else 'not answered'}"
+
+
+def _total(result: GradeResult) -> str:
+    """The autograded total, and the points still to be graded by hand if there are any."""
+    total = f"{_points(result.score)} / {_points(result.max_score)}"
+    if result.by_hand:
+        total += f" (plus {_points(result.by_hand_points)} points to be graded by hand)"
+    return total
+
+
 def render_table(result: GradeResult) -> str:
     """A plain-text table: exercise, points, max, passed/failed, reason (wrapped, never cut); the total.
+
+    Written questions follow the exercises, with no points yet and "to be graded by hand" as reason.
 
     Every text that came from the submission is neutralised (:func:`autograder.safe_io.neutral`):
     control characters and escape sequences are shown as visible escapes, so no submission can
@@ -36,6 +54,7 @@ def render_table(result: GradeResult) -> str:
     header = ("exercise", "points", "max", "result", "reason")
     rows = [(neutral(e.id, False), _points(e.score), _points(e.max_score), PASSED if e.passed else FAILED,
              neutral(e.message, False)) for e in result.exercises]
+    rows += [(neutral(q.id, False), "-", _points(q.max_score), BY_HAND, by_hand_reason(q)) for q in result.by_hand]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     indent = " " * (sum(widths) + 2 * 4)
     lines = [neutral(result.assignment, False)]
@@ -45,7 +64,7 @@ def render_table(result: GradeResult) -> str:
         wrapped = textwrap.wrap(row[4], TABLE_REASON_CHARS, break_on_hyphens=False) or [""]
         lines.append(f"{left}  {wrapped[0]}".rstrip())
         lines.extend(f"{indent}{more}" for more in wrapped[1:])
-    lines.append(f"total: {_points(result.score)} / {_points(result.max_score)}")
+    lines.append(f"total: {_total(result)}")
     for note in result.notes:
         wrapped = textwrap.wrap(f"note: {neutral(note, False)}", TABLE_REASON_CHARS + 20, break_on_hyphens=False,
                                 subsequent_indent="      ")
@@ -58,13 +77,14 @@ body { font-family: system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; 
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }
 td.points { text-align: right; white-space: nowrap; }
-.passed { color: #176f2c; } .failed { color: #a4161a; }
+.passed { color: #176f2c; } .failed { color: #a4161a; } .by-hand { color: #555; }
 .total { font-size: 1.2rem; font-weight: bold; }
 """
 
 
 def render_html(result: GradeResult, notebook_name: str) -> str:
-    """A self-contained HTML page: per exercise its task title, score and reason; the total; notes."""
+    """A self-contained HTML page: per exercise its task title, score and reason; per written question
+    its title, points and whether it was answered (to be graded by hand); the total; notes."""
     def e(text: str) -> str:  # escaped for HTML, and no control characters or lone surrogates
         return html.escape(neutral(text))
 
@@ -74,6 +94,12 @@ def render_html(result: GradeResult, notebook_name: str) -> str:
         f'<td class="{PASSED if x.passed else FAILED}">{PASSED if x.passed else FAILED}</td>'
         f'<td>{e(x.message)}</td></tr>'
         for x in result.exercises)
+    rows += "".join(
+        f'\n<tr><td><strong>{e(q.title)}</strong><br><code>{e(q.id)}</code></td>'
+        f'<td class="points">- / {_points(q.max_score)}</td>'
+        f'<td class="by-hand">{BY_HAND}</td>'
+        f'<td>{e(by_hand_reason(q))}</td></tr>'
+        for q in result.by_hand)
     notes = "".join(f"<li>{e(n)}</li>" for n in result.notes)
     notes_html = f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""
     return f"""<!DOCTYPE html>
@@ -82,7 +108,7 @@ def render_html(result: GradeResult, notebook_name: str) -> str:
 <body>
 <h1>Feedback: {e(result.assignment)}</h1>
 <p>Notebook: <code>{e(notebook_name)}</code></p>
-<p class="total">Score: {_points(result.score)} / {_points(result.max_score)}</p>
+<p class="total">Score: {_total(result)}</p>
 <table>
 <thead><tr><th>Exercise</th><th>Points</th><th>Result</th><th>Reason</th></tr></thead>
 <tbody>

@@ -16,6 +16,9 @@ How one notebook is graded:
    (:func:`autograder.runtime.compare_observed`). An exercise scores its points only if every case
    matches, as nbgrader's all-or-nothing grade cells do. A failed hidden case says only what kind of
    difference it was (shape, dtype, values, ...), never its inputs or expected outputs.
+6. Written questions (nbgrader's manually graded markdown answer cells) are not scored here: the
+   result lists each as to be graded by hand, with its points and whether the student answered it
+   (:func:`read_answers`); the score is the autograded total.
 
 ``grade-all`` grades nbgrader's ``submitted/<student>/<assignment>/`` layout: one independent job per
 submission in a process pool, results recorded in nbgrader's gradebook, per-submission JSON and HTML
@@ -44,7 +47,7 @@ from typing import Any
 
 import nbformat
 
-from autograder.assign import CHECK_PREFIX, METADATA_KEY, TASK_PREFIX
+from autograder.assign import ANSWER_PREFIX, ANSWER_STUB, CHECK_PREFIX, METADATA_KEY, QUESTION_PREFIX, TASK_PREFIX
 from autograder.assign import known_assignments as chapter_assignments
 from autograder.chapters import load_exercises
 from autograder.cli import CourseError, limits_from_args
@@ -111,6 +114,21 @@ class ExerciseResult:
                 "passed": self.passed, "message": self.message}
 
 
+@dataclass
+class ByHandResult:
+    """A written question: graded by the instructor, not here, so it has points but no score yet."""
+
+    id: str
+    title: str
+    max_score: float
+    #: Whether the answer cell differs from nbgrader's stub (nbgrader's "changed" solution cell).
+    answered: bool
+
+    def as_json(self) -> dict[str, Any]:
+        """The question in the ``--json`` schema's optional ``by_hand`` list."""
+        return {"id": self.id, "max_score": self.max_score, "answered": self.answered}
+
+
 class GraderUnavailable(CourseError):
     """The grader itself could not run a notebook (no sandbox, or its process did not start).
 
@@ -134,28 +152,42 @@ class GradeResult:
     #: Set by ``grade-all``'s job: the digest of the notebook bytes graded, and nbgrader's timestamp.
     notebook_sha256: str | None = None
     timestamp: str | None = None
+    #: The written questions, to be graded by hand: never part of ``score`` nor ``max_score``.
+    by_hand: list[ByHandResult] = field(default_factory=list)
 
     @property
     def score(self) -> float:
-        """Points scored."""
+        """Points scored by the autograded exercises."""
         return sum(e.score for e in self.exercises)
 
     @property
     def max_score(self) -> float:
-        """Points available."""
+        """Points available in the autograded exercises."""
         return sum(e.max_score for e in self.exercises)
 
+    @property
+    def by_hand_points(self) -> float:
+        """Points left to the instructor's grading (the written questions')."""
+        return sum(q.max_score for q in self.by_hand)
+
     def as_json(self) -> dict[str, Any]:
-        """Exactly the ``grade --json`` object: assignment, score, max_score and the exercises."""
-        return {"assignment": self.assignment, "score": self.score, "max_score": self.max_score,
+        """Exactly the ``grade --json`` object: assignment, score, max_score and the exercises, plus
+        ``by_hand`` (the written questions) when the assignment has any: an optional key, so readers
+        of results made before it still work."""
+        data = {"assignment": self.assignment, "score": self.score, "max_score": self.max_score,
                 "exercises": [e.as_json() for e in self.exercises]}
+        if self.by_hand:
+            data["by_hand"] = [q.as_json() for q in self.by_hand]
+        return data
 
     @classmethod
     def zero(cls, source: SourceAssignment | None, assignment: str, message: str) -> GradeResult:
-        """A submission that could not be graded: every exercise scores 0 with ``message``."""
+        """A submission that could not be graded: every exercise scores 0 with ``message``, and no
+        written answer was read (so none is marked as answered)."""
         exercises = [] if source is None else [
             ExerciseResult(ex.id, ex.title, 0, ex.points, False, message) for ex in source.exercises]
-        return cls(assignment, exercises, [message], graded=False)
+        by_hand = [] if source is None else [ByHandResult(q.id, q.title, q.points, False) for q in source.questions]
+        return cls(assignment, exercises, [message], graded=False, by_hand=by_hand)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -237,6 +269,21 @@ class ExerciseInfo:
 
 
 @dataclass(frozen=True)
+class QuestionInfo:
+    """A written question as the source notebook defines it: its id (the answer cell's grade_id is
+    ``ANSWER_PREFIX + id``), points and a short title."""
+
+    id: str
+    points: float
+    title: str
+
+    @property
+    def answer_cell(self) -> str:
+        """The grade_id of its answer cell (a grade cell in nbgrader's gradebook)."""
+        return ANSWER_PREFIX + self.id
+
+
+@dataclass(frozen=True)
 class SourceAssignment:
     """What the grader needs from an assignment's nbgrader source notebook."""
 
@@ -249,6 +296,8 @@ class SourceAssignment:
     #: Every grade cell: grade_id -> the exercise it grades.
     grade_cells: dict[str, str]
     notebook: nbformat.NotebookNode
+    #: The written questions (manually graded answer cells), in notebook order.
+    questions: tuple[QuestionInfo, ...] = ()
 
     @property
     def notebook_name(self) -> str:
@@ -308,6 +357,40 @@ def _title(markdown: str, fallback: str) -> str:
     return m.group(1) if m else fallback
 
 
+_QUESTION_LABEL = re.compile(r"^\s*\*\*\s*(Question\b[^*]*?)\.?\s*\*\*", re.MULTILINE)
+
+
+def _question_title(markdown: str, fallback: str) -> str:
+    """A question's bold ``**Question N.k.**`` label, without the stars and the final dot."""
+    m = _QUESTION_LABEL.search(markdown)
+    return m.group(1) if m else fallback
+
+
+def is_answer_cell(cell: nbformat.NotebookNode) -> bool:
+    """Whether a cell is a manually graded written answer: nbgrader's markdown cell with ``solution``
+    and ``grade`` true (``autograder assign`` names it ``ANSWER_PREFIX + <question id>``)."""
+    meta = _nbgrader_meta(cell)
+    return cell.cell_type == "markdown" and bool(meta.get("solution")) and bool(meta.get("grade"))
+
+
+def source_questions(nb: nbformat.NotebookNode, path: Path) -> tuple[QuestionInfo, ...]:
+    """The written questions of a source notebook, in order, from their answer cells."""
+    by_id = {gid: cell for cell in nb.cells if (gid := grade_id(cell))}
+    questions = []
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        if gid is None or not is_answer_cell(cell):
+            continue
+        if not gid.startswith(ANSWER_PREFIX):
+            raise CourseError(f"{path}: answer cell {gid!r} is not named {ANSWER_PREFIX}<question id>; "
+                              f"regenerate the assignment")
+        qid = gid.removeprefix(ANSWER_PREFIX)
+        question = by_id.get(QUESTION_PREFIX + qid)
+        title = _question_title(question.source, qid) if question is not None else qid
+        questions.append(QuestionInfo(qid, _number(_nbgrader_meta(cell).get("points", 0)), title))
+    return tuple(questions)
+
+
 def load_assignment(assignment: str, course_dir: Path) -> SourceAssignment:
     """Read an assignment's source notebook (generating it first if needed)."""
     path = ensure_source(assignment, course_dir)
@@ -333,7 +416,8 @@ def load_assignment(assignment: str, course_dir: Path) -> SourceAssignment:
             locked[gid] = cell.source
     if not exercises:
         raise CourseError(f"{path} has no exercises (no nbgrader solution cells)")
-    return SourceAssignment(assignment, path, sha256_file(path), tuple(exercises), locked, grade_cells, nb)
+    return SourceAssignment(assignment, path, sha256_file(path), tuple(exercises), locked, grade_cells, nb,
+                            source_questions(nb, path))
 
 
 def _number(value: Any) -> float:
@@ -623,6 +707,30 @@ def judge_exercise(info: ExerciseInfo, spec: Any, public: list, hidden: list, ou
     return fail(failures[0] + more)
 
 
+def answered(cell: nbformat.NotebookNode | None) -> bool:
+    """Whether a written answer cell holds an answer: it exists and is neither empty nor nbgrader's stub.
+
+    This is nbgrader's "the solution cell changed" (its checksum test) on the cell's text alone.
+    """
+    if cell is None:
+        return False
+    text = cell.get("source", "")
+    return isinstance(text, str) and text.strip() not in ("", ANSWER_STUB)
+
+
+def read_answers(source: SourceAssignment, nb: nbformat.NotebookNode) -> list[ByHandResult]:
+    """The submission's written answers, found by grade_id: each question with whether it was answered.
+
+    A deleted answer cell is not answered. Nothing is scored: the instructor grades them.
+    """
+    cells: dict[str, nbformat.NotebookNode] = {}
+    for cell in nb.cells:
+        gid = grade_id(cell)
+        if gid is not None and gid.startswith(ANSWER_PREFIX):
+            cells.setdefault(gid, cell)
+    return [ByHandResult(q.id, q.title, q.points, answered(cells.get(q.answer_cell))) for q in source.questions]
+
+
 def grade_notebook(nb: nbformat.NotebookNode, source: SourceAssignment, sandbox: str = "auto",
                    limits: Any = None) -> GradeResult:
     """Grade a read notebook against its assignment's source; see the module docstring for how."""
@@ -672,7 +780,7 @@ def grade_notebook(nb: nbformat.NotebookNode, source: SourceAssignment, sandbox:
             public, hidden = cases[ex.id]
             results.append(judge_exercise(ex, specs[ex.id], public, hidden, run.outcomes.get(ex.id),
                                           cell_errors.get(ex.id), run.fatal))
-    return GradeResult(source.name, results, notes)
+    return GradeResult(source.name, results, notes, by_hand=read_answers(source, nb))
 
 
 def grade_path(path: Path, assignment: str | None = None, course_dir: Path | None = None,

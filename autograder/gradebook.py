@@ -2,7 +2,8 @@
 
 Scores go into nbgrader's own gradebook (``<course>/gradebook.db``, :class:`nbgrader.api.Gradebook`)
 as the ``auto_score`` of each grade cell, exactly where ``nbgrader autograde`` would put them, so that
-``nbgrader export`` and formgrader see them. The assignment's structure (notebook, grade and solution
+``nbgrader export`` and formgrader see them. Written questions' answer cells are left to formgrader,
+as ``nbgrader autograde`` leaves them (:func:`mark_answer`). The assignment's structure (notebook, grade and solution
 cells) is taken from its source notebook with nbgrader's own ``SaveCells`` preprocessor when
 ``nbgrader generate_assignment`` has not recorded it already.
 """
@@ -57,7 +58,8 @@ def _ensure_structure(url: str, cid: str, source: SourceAssignment) -> None:
         gb.update_or_create_assignment(source.name)
         try:
             notebook = gb.find_notebook(source.notebook_name, source.name)
-            if {c.name for c in notebook.grade_cells} >= set(source.grade_cells):
+            wanted = {*source.grade_cells, *(q.answer_cell for q in source.questions)}
+            if {c.name for c in notebook.grade_cells} >= wanted:
                 return
         except MissingEntry:
             pass
@@ -67,7 +69,8 @@ def _ensure_structure(url: str, cid: str, source: SourceAssignment) -> None:
 
 def record(course_dir: Path, student: str, source: SourceAssignment, result: GradeResult,
            timestamp: str | None = None) -> None:
-    """Store one submission's scores as nbgrader's auto scores of its grade cells."""
+    """Store one submission's scores as nbgrader's auto scores of its grade cells; flag its written
+    answers for the instructor (:func:`mark_answer`)."""
     from nbgrader.api import Gradebook
     from sqlalchemy.exc import SAWarning
 
@@ -89,7 +92,22 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
             exercise = by_exercise.get(exercise_id)
             grade.auto_score = exercise.score if exercise is not None else 0
             grade.needs_manual_grade = grade.manual_score is not None
+        answers = {q.id: q.answered for q in result.by_hand}
+        for question in source.questions:
+            grade = gb.find_grade(question.answer_cell, source.notebook_name, source.name, student)
+            mark_answer(grade, answers.get(question.id, False))
         gb.db.commit()
+
+
+def mark_answer(grade: Any, answered: bool) -> None:
+    """Set a written answer's nbgrader grade as ``nbgrader autograde`` does (``SaveAutoGrades``).
+
+    A changed answer has no auto score and needs manual grading, so formgrader lists it for the
+    instructor; an unchanged one (nbgrader's stub) scores 0 and needs none, unless the instructor
+    already graded it. The instructor's ``manual_score`` is never touched.
+    """
+    grade.auto_score = None if answered else 0
+    grade.needs_manual_grade = grade.auto_score is None or grade.manual_score is not None
 
 
 def _valid_timestamp(text: str) -> bool:
@@ -107,7 +125,9 @@ def write_csv(path: Path, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
     """Write the grades: student, assignment, score, max_score, then each exercise's score.
 
     ``rows`` are ``(student, result)`` with ``result`` in the ``grade --json`` schema. An exercise
-    column is empty for rows of assignments that do not have that exercise. Every text field goes
+    column is empty for rows of assignments that do not have that exercise. Written questions have no
+    column: they are graded by hand in formgrader (``nbgrader export`` has their scores), and a 0 here
+    would read as a grade they have not had. Every text field goes
     through :func:`autograder.safe_io.csv_cell` (OWASP's rule against formula injection: a field that
     a spreadsheet would take for a formula starts with ``'``).
     """

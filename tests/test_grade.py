@@ -18,8 +18,8 @@ import nbformat
 import pytest
 import torch
 
-from autograder.assign import METADATA_KEY
-from autograder.chapters import CHAPTERS_DIR, load_exercises
+from autograder.assign import ANSWER_PREFIX, METADATA_KEY
+from autograder.chapters import CHAPTERS_DIR, load_exercises, load_questions
 from autograder.cli import main as cli_main
 from autograder.exercises import get_spec
 from autograder.grade import MAX_NOTEBOOK_BYTES, SOLUTIONS_MESSAGE, difference_kind, grade_id, uses_solutions
@@ -32,7 +32,14 @@ ASSIGNMENT = "ch2_gradient_descent"
 OTHER_ASSIGNMENT = "ch3_sigmoid"
 #: The chapter's points per exercise: what full and partial marks must add up to.
 POINTS = {ex.id: ex.points for ex in load_exercises(CHAPTERS_DIR / f"{ASSIGNMENT}.md")}
+#: The chapter's written questions and their points: graded by hand, never part of the score.
+QUESTIONS = {q.id: q.points for q in load_questions(CHAPTERS_DIR / f"{ASSIGNMENT}.md")}
 JSON_KEYS = {"assignment", "score", "max_score", "exercises"}
+#: Present when the assignment has written questions (an optional key: older results lack it).
+BY_HAND_KEY = "by_hand"
+BY_HAND_KEYS = {"id", "max_score", "answered"}
+#: A written answer a student might give.
+ANSWER = "Without zeroing, `backward()` adds each new gradient to the old one in `.grad`."
 EXERCISE_KEYS = {"id", "score", "max_score", "passed", "message"}
 #: Honest answers written differently from the reference (loops, ``@`` instead of ``(X * w).sum(1)``).
 ALTERNATIVE = {
@@ -361,7 +368,9 @@ def test_json_output_is_exactly_one_object_of_the_schema(course: Path, tmp_path:
     proc = run_cli("grade", str(path), "--json", "--course-dir", str(course))
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)  # the whole of stdout: one object and nothing else
-    assert set(result) == JSON_KEYS
+    assert set(result) == JSON_KEYS | {BY_HAND_KEY}
+    assert [q["id"] for q in result[BY_HAND_KEY]] == list(QUESTIONS)
+    assert all(set(q) == BY_HAND_KEYS for q in result[BY_HAND_KEY])
     assert result["assignment"] == ASSIGNMENT
     assert [e["id"] for e in result["exercises"]] == list(POINTS)
     for ex in result["exercises"]:
@@ -514,3 +523,58 @@ def test_the_table_wraps_long_reasons_and_never_cuts_them() -> None:
     assert " ".join(line.split("failed", 1)[-1].strip() for line in reason_lines).split()[:80] == words
     assert "\x1b" not in table and "\\x1b[2J" in table
     assert all(len(line) <= TABLE_REASON_CHARS + 40 for line in table.splitlines())
+
+
+# --- written questions, graded by hand -------------------------------------------------------------
+
+
+def by_hand(result: dict) -> dict[str, tuple[float, bool]]:
+    """Each written question's (max_score, answered)."""
+    return {q["id"]: (q["max_score"], q["answered"]) for q in result[BY_HAND_KEY]}
+
+
+def test_chapter_two_has_written_questions() -> None:
+    """The tests below need questions to grade (the chapter's, read from its file)."""
+    assert len(QUESTIONS) >= 2 and all(p > 0 for p in QUESTIONS.values())
+
+
+def test_filled_answer_is_to_be_graded_by_hand_and_not_counted(course: Path, tmp_path: Path, capsys) -> None:
+    """A source notebook with one written answer filled in: that question is listed as answered and to
+    be graded by hand, the other as not answered; neither counts in score nor max_score."""
+    first, *others = QUESTIONS
+    nb = notebook(course, "source")
+    cell_of(nb, ANSWER_PREFIX + first).source = ANSWER
+    result = grade_json(write(nb, tmp_path), course, capsys)
+    assert result["score"] == result["max_score"] == sum(POINTS.values())
+    assert by_hand(result) == {first: (QUESTIONS[first], True), **{q: (QUESTIONS[q], False) for q in others}}
+
+
+def test_release_answers_are_not_answered(course: Path, tmp_path: Path, capsys) -> None:
+    """The untouched release (nbgrader's stub in every answer cell) and a deleted answer cell: not answered."""
+    result = grade_json(write(notebook(course, "release"), tmp_path), course, capsys)
+    assert result["score"] == 0 and result["max_score"] == sum(POINTS.values())
+    assert by_hand(result) == {q: (p, False) for q, p in QUESTIONS.items()}
+    first = next(iter(QUESTIONS))
+    nb = submission(course, answers={ANSWER_PREFIX + first: "   \n"}, delete=tuple(ANSWER_PREFIX + q for q in
+                                                                                   list(QUESTIONS)[1:]))
+    assert not any(answered for _, answered in by_hand(grade_json(write(nb, tmp_path), course, capsys)).values())
+
+
+def test_table_and_feedback_say_to_be_graded_by_hand(course: Path, tmp_path: Path, capsys) -> None:
+    """The terminal table and the HTML page show each question's points to be graded by hand and
+    whether it was answered; the total is the autograded one."""
+    first, second = list(QUESTIONS)[:2]
+    nb = submission(course, solved=("calc_preds",), answers={ANSWER_PREFIX + first: ANSWER})
+    path = write(nb, tmp_path)
+    assert cli_main(["grade", str(path), "--course-dir", str(course)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"{first}\s+-\s+{QUESTIONS[first]}\s+by hand\s+to be graded by hand "
+                     rf"\({QUESTIONS[first]} points\); answered", out), out
+    assert re.search(rf"{second}\s+-\s+{QUESTIONS[second]}\s+by hand\s+to be graded by hand "
+                     rf"\({QUESTIONS[second]} points\); not answered", out), out
+    assert f"total: {POINTS['calc_preds']} / {sum(POINTS.values())} " \
+           f"(plus {sum(QUESTIONS.values())} points to be graded by hand)" in out
+    html = (tmp_path / "submission_feedback.html").read_text()
+    assert f"to be graded by hand ({QUESTIONS[first]} points); answered" in html
+    assert f"to be graded by hand ({QUESTIONS[second]} points); not answered" in html
+    assert ANSWER not in html  # the feedback repeats no answer
