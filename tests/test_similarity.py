@@ -1,8 +1,9 @@
 """``python -m autograder similarity``: planted copies are flagged, independent honest answers are not.
 
 Chapter 6's assignment is generated once (``autograder assign``); its exercises are a deep network's
-initialisation and forward pass, whose docstrings dictate much of the code, so honest answers
-resemble each other more than in most courses: a fair test of the threshold. Three students write
+initialisation and forward pass, its dead units and the multiplied-out linear model, whose docstrings
+dictate much of the code, so honest answers resemble each other more than in most courses: a fair
+test of the threshold. Three students write
 their own solutions; five copy (one renames every variable, one reorders the cells, one adds
 comments and blank lines, one moves the code into helper cells of their own, one copies the reference
 solution with renamed variables). Two more hand
@@ -22,6 +23,8 @@ import nbformat
 import pytest
 
 from autograder.cli import main as cli_main
+from autograder.exercises.ch6 import SPECS
+from autograder.runtime import run_cases
 from autograder.term import similarity
 from solutions.paths import PROJECT_ROOT
 
@@ -30,7 +33,8 @@ pytestmark = pytest.mark.grading
 ASSIGNMENT = "ch6_deep"
 STUB = "# YOUR CODE HERE\n    raise NotImplementedError()"
 
-#: Independent honest answers, each written differently (loops, comprehensions, while, reduce ...).
+#: Independent honest answers, each written differently (loops, comprehensions, while, reduce ...),
+#: and each correct: they give the reference's results on the chapter's checks and on random networks.
 HONEST = {
     "hana": {
         "init_coeffs_deep": """
@@ -55,9 +59,27 @@ HONEST = {
         if k < last:
             x = activation(x)
     return torch.sigmoid(x)""",
-        "improvement_over": """
-    change = value - reference
-    return change / reference * 100""",
+        "dead_units": """
+    weights, biases = coeffs
+    counts = []
+    h = x.detach()
+    for k in range(len(weights) - 1):
+        h = torch.relu(h @ weights[k].detach() + biases[k].detach())
+        n_dead = 0
+        for col in range(h.shape[1]):
+            if h[:, col].max() == 0:
+                n_dead += 1
+        counts.append(n_dead)
+    return counts""",
+        "collapse_linear_layers": """
+    weights, biases = coeffs
+    total = weights[0].detach().clone()
+    shift = torch.full((total.shape[1],), biases[0].item())
+    for k in range(1, len(weights)):
+        w = weights[k].detach()
+        total = total @ w
+        shift = shift @ w + biases[k].item()
+    return total, shift""",
     },
     "ivan": {
         "init_coeffs_deep": """
@@ -75,8 +97,21 @@ HONEST = {
         out = activation(out) if i + 1 < n else torch.sigmoid(out)
         i += 1
     return out""",
-        "improvement_over": """
-    return (value / reference - 1.0) * 100.0""",
+        "dead_units": """
+    mats, bias = coeffs
+    outs = [x]
+    with torch.no_grad():
+        for m, b0 in zip(mats[:-1], bias[:-1]):
+            outs.append(torch.clamp(outs[-1] @ m + b0, min=0))
+    return [int((~(o > 0).any(dim=0)).sum()) for o in outs[1:]]""",
+        "collapse_linear_layers": """
+    from functools import reduce
+    mats = [m.detach() for m in coeffs[0]]
+    bias = [float(b0) for b0 in coeffs[1]]
+    product = reduce(torch.matmul, mats)
+    rest = [reduce(torch.matmul, mats[i + 1:], torch.eye(mats[i].shape[1])) for i in range(len(mats))]
+    offset = sum(b0 * r.sum(dim=0) for b0, r in zip(bias, rest))
+    return product, offset""",
     },
     "jun": {
         "init_coeffs_deep": """
@@ -97,13 +132,33 @@ HONEST = {
             break
         h = activation(h)
     return h.sigmoid()""",
-        "improvement_over": """
-    pct = 100 * (value - reference)
-    return pct / reference""",
+        "dead_units": """
+    L, C = coeffs
+    z = x.detach()
+    found = []
+    j = 0
+    while j < len(L) - 1:
+        z = F.relu(z @ L[j].detach() + C[j].detach())
+        fires = (z != 0).sum(dim=0)
+        found.append(int(torch.count_nonzero(fires == 0)))
+        j += 1
+    return found""",
+        "collapse_linear_layers": """
+    L, C = coeffs
+    with torch.no_grad():
+        def through(t):
+            for W, c in zip(L, C):
+                t = t @ W + c
+            return t
+        n = L[0].shape[0]
+        b = through(torch.zeros(1, n))[0]
+        M = through(torch.eye(n)) - b
+    return M, b""",
     },
 }
 RENAMES = {"dims": "layer_sizes", "weights": "Ws", "biases": "bs", "w": "mat", "c": "const", "x": "act",
-           "last": "final_idx", "k": "idx", "change": "diff", "a": "n_in", "b": "n_out"}
+           "last": "final_idx", "k": "idx", "a": "n_in", "b": "n_out", "counts": "per_layer", "h": "hidden",
+           "n_dead": "zeros", "col": "unit", "total": "prod", "shift": "offset"}
 REFERENCE_RENAMES = {"layers": "my_layers", "consts": "my_consts", "res": "z", "sizes": "widths"}
 #: copier -> (whom they copied, how); the reference is similarity.REFERENCE
 PLANTED = {"kim": ("hana", "renamed variables"), "lee": ("ivan", "reordered cells"),
@@ -158,7 +213,7 @@ def _helper_cells(release: nbformat.NotebookNode, bodies: dict[str, str]) -> nbf
     nb = nbformat.from_dict(release)
     for cell in _solution_cells(nb):
         gid = cell.metadata.nbgrader.grade_id
-        helper = f"def _my_{gid}(*args, **kwargs):\n    n_coeff = coeffs = reference = args[0]\n" + bodies[gid].strip("\n")
+        helper = f"def _my_{gid}(*args, **kwargs):\n    n_coeff = coeffs = args[0]\n" + bodies[gid].strip("\n")
         nb.cells.insert(nb.cells.index(cell), nbformat.v4.new_code_cell(helper))
         cell.source = cell.source.replace(STUB, f"return _my_{gid}(*locals().values())")
     return nb
@@ -237,6 +292,19 @@ def test_honest_similarity_is_well_below_the_threshold(course: Path, report: sim
     assert everything, "honest answers share some code with each other (the same idioms): the test measures it"
     assert max(p.score for p in everything) <= 0.75 * similarity.THRESHOLD
     assert min(p.score for p in report.pairs) >= similarity.THRESHOLD
+
+
+def test_honest_answers_are_correct(course: Path) -> None:
+    """Each honest notebook, run (setup, answers, public checks), passes every exercise's public and
+    hidden cases: the honest answers resemble each other because the task dictates it, not by mistake."""
+    for name, bodies in HONEST.items():
+        assert set(bodies) == {spec.id for spec in SPECS}, f"{name}'s answers are not chapter 6's exercises"
+        nb = nbformat.read(course / "submitted" / name / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+        namespace: dict = {}
+        exec(compile("\n\n".join(c.source for c in nb.cells if c.cell_type == "code"), name, "exec"), namespace)
+        for spec in SPECS:
+            run_cases(f"{name}: {spec.id}", namespace[spec.id], spec.public_cases() + spec.hidden_cases(),
+                      spec.kind, spec.rtol, spec.atol)
 
 
 def test_the_release_code_is_boilerplate(report: similarity.AssignmentReport) -> None:
