@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -22,9 +23,10 @@ from nbgrader.api import Gradebook
 
 from autograder.chapters import CHAPTERS_DIR, load_questions
 from autograder.cli import main as cli_main
-from autograder.gradebook import CSV_COLUMNS, GRADEBOOK_FILE, course_id, db_url
+from autograder.gradebook import CSV_COLUMNS, GRADEBOOK_FILE, course_id, db_url, mark_answer
 from autograder.nbgrader_config import ensure_tools_on_path, write_config
 from test_grade import (
+    ANSWER,
     ASSIGNMENT,
     OTHER_ASSIGNMENT,
     POINTS,
@@ -85,8 +87,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def honest(template: Path) -> dict[str, nbformat.NotebookNode]:
-    """Three students' notebooks: all solved, half solved, untouched."""
-    return {"alice": submission(template, solved=tuple(POINTS)),
+    """Three students' notebooks: all solved with the written questions answered, half solved, untouched."""
+    return {"alice": submission(template, solved=tuple(POINTS), answers={a: ANSWER for a in BY_HAND}),
             "bob": submission(template, solved=("calc_preds", "accuracy")),
             "carol": notebook(template, "release")}
 
@@ -150,7 +152,8 @@ def test_gradebook_holds_the_scores_and_nbgrader_exports_them(batch: tuple[Path,
 
 
 def test_csv_has_one_row_per_submission_and_a_column_per_exercise(batch: tuple[Path, str]) -> None:
-    """student, assignment, score, max_score, then each exercise's score, as in result.json."""
+    """student, assignment, score, max_score, then each exercise's score, as in result.json; no column
+    (so no 0) for the written questions, which are graded by hand."""
     course, _ = batch
     with (course / CSV_NAME).open() as f:
         reader = csv.DictReader(f)
@@ -162,6 +165,39 @@ def test_csv_has_one_row_per_submission_and_a_column_per_exercise(batch: tuple[P
         assert row["assignment"] == ASSIGNMENT
         assert float(row["score"]) == result["score"] and float(row["max_score"]) == TOTAL
         assert {i: float(row[i]) for i in POINTS} == {e["id"]: e["score"] for e in result["exercises"]}
+
+
+def test_written_answers_are_left_to_the_instructor(batch: tuple[Path, str]) -> None:
+    """result.json lists the questions (answered by alice only) apart from the score; nbgrader's
+    gradebook has alice's answers needing manual grading with no auto score, and the unchanged
+    answers of the others scored 0 with nothing to grade, as ``nbgrader autograde`` records them."""
+    course, _ = batch
+    for student in ("alice", "bob", "carol", "dave"):
+        result = _result(course, student)
+        assert {f"answer_{q['id']}": (q["max_score"], q["answered"]) for q in result["by_hand"]} == \
+            {a: (p, student == "alice") for a, p in BY_HAND.items()}
+        assert result["max_score"] == TOTAL
+    ensure_tools_on_path()
+    with Gradebook(db_url(course), course_id(course)) as gb:
+        for student in ("alice", "bob", "carol", "dave"):
+            for cell in BY_HAND:
+                grade = gb.find_grade(cell, ASSIGNMENT, ASSIGNMENT, student)
+                state = (grade.auto_score, grade.needs_manual_grade, grade.manual_score)
+                assert state == ((None, True, None) if student == "alice" else (0, False, None)), (student, cell)
+        assert gb.find_submission(ASSIGNMENT, "alice").needs_manual_grade
+        assert not gb.find_submission(ASSIGNMENT, "carol").needs_manual_grade
+        assert gb.find_submission(ASSIGNMENT, "alice").score == TOTAL  # ungraded answers add nothing yet
+
+
+@pytest.mark.parametrize("answered", [True, False])
+def test_marking_an_answer_keeps_the_instructors_manual_score(answered: bool) -> None:
+    """A regraded answer keeps the instructor's score and is shown again for review, as nbgrader does."""
+    grade = SimpleNamespace(auto_score=1.0, manual_score=1.5, needs_manual_grade=False)
+    mark_answer(grade, answered)
+    assert (grade.auto_score, grade.manual_score, grade.needs_manual_grade) == (None if answered else 0, 1.5, True)
+    fresh = SimpleNamespace(auto_score=None, manual_score=None, needs_manual_grade=True)
+    mark_answer(fresh, answered)
+    assert (fresh.auto_score, fresh.needs_manual_grade) == ((None, True) if answered else (0, False))
 
 
 def test_second_run_regrades_nothing_and_a_changed_notebook_alone(batch: tuple[Path, str], template: Path) -> None:
@@ -214,7 +250,8 @@ def test_score_equals_nbgrader_autograde(template: Path, honest: dict, tmp_path:
 
 def test_every_chapter_source_full_marks_release_zero(tmp_path: Path) -> None:
     """Each chapter's assignment, every check kind (return, inplace, seeded, module, pandas): the source
-    notebook scores every point, the untouched release none, with 'not done yet' everywhere."""
+    notebook scores every point, the untouched release none, with 'not done yet' everywhere; each
+    chapter's written questions are listed, unanswered, apart from the score."""
     course = tmp_path / "course"
     proc = run_cli("assign", "--course-dir", str(course))
     assert proc.returncode == 0, proc.stderr
@@ -230,6 +267,10 @@ def test_every_chapter_source_full_marks_release_zero(tmp_path: Path) -> None:
         for student in ("reference", "untouched"):
             result = json.loads((course / "results" / student / name / "result.json").read_text())
             assert result["max_score"] > 0
+            questions = {q.id: q.points for q in load_questions(CHAPTERS_DIR / f"{name}.md")}
+            # the source's answer cells hold nbgrader's stub too: nothing answered, nothing counted
+            assert {q["id"]: (q["max_score"], q["answered"]) for q in result.get("by_hand", [])} == \
+                {q: (p, False) for q, p in questions.items()}
             if student == "reference":
                 assert result["score"] == result["max_score"], result
             else:
