@@ -9,6 +9,8 @@ reference here, outside the sandbox, as the grader does.
 
 from __future__ import annotations
 
+import builtins
+
 import csv
 import json
 import os
@@ -372,7 +374,18 @@ def test_a_late_thread_reports_nothing_verbatim():
     result = run_hostile(H.LATE_REPORTER)
     text = shown_texts(result)
     assert leaks(text) == [] and "LEAK" not in text, text[:3000]
-    assert_honest_graded(result)
+    assert result.fatal is None, result.fatal
+    # The thread scans every object of its process every 5 ms and writes on every descriptor while the
+    # hidden calls run, so now and then it disturbs its own process's hidden calls (seen once in CI: a
+    # SystemError): a student can lose points that way, never gain them. What it can never do is show
+    # something: public cases are graded as honest ones, every hidden outcome is secret, and a hidden
+    # error is kept as a built-in exception's name only.
+    for i, ok in verdicts(result).items():
+        n_public = len(CALLS[i][1])
+        assert all(ok[:n_public]), (i, result.outcomes[i])
+        for outcome in result.outcomes[i][n_public:]:
+            assert outcome.secret, (i, outcome)
+            assert outcome.error is None or outcome.error in vars(builtins), (i, outcome.error)
 
 
 def test_hidden_inputs_in_exception_names_or_value_types_are_not_shown():
