@@ -198,29 +198,53 @@ def line_f_first_steps() -> FirstSteps:
 
 
 @functools.cache
-def reproduce(name: str) -> float | tuple[float, ...]:
-    """Compute figure ``name`` of :data:`FIGURES` with the reference and the write-up's procedure.
+def _line_f(model: str) -> tuple[TrainResult, float]:
+    return run_line_f(model)
 
-    Cached: each run is deterministic, and the deep line C run takes about a minute.
-    """
-    if name not in FIGURES:
+
+@functools.cache
+def _line_c(model: str) -> Run:
+    return run_line_c(model)
+
+
+@functools.cache
+def _line_c_baselines():
+    return baseline_accuracies(*line_c_data())
+
+
+@functools.cache
+def _first_steps() -> FirstSteps:
+    return line_f_first_steps()
+
+
+def _first_losses(name: str, model: str) -> tuple[float, ...]:
+    return tuple(_line_f(model)[0].losses[: len(FIGURES[name].value)])  # type: ignore[arg-type]
+
+
+#: How each figure of :data:`FIGURES` is computed. Each run is made once (cached: they are
+#: deterministic, and a figure such as line F's linear model gives two names).
+_COMPUTE: dict[str, Callable[[], float | tuple[float, ...]]] = {
+    "line_f_first_mae": lambda: _first_steps().loss,
+    "line_f_first_step_mae": lambda: _first_steps().loss_after_step,
+    "line_f_linear_first_losses": lambda: _first_losses("line_f_linear_first_losses", "linear"),
+    "line_f_linear_accuracy": lambda: _line_f("linear")[1],
+    "line_f_sigmoid_accuracy": lambda: _line_f("sigmoid")[1],
+    "line_f_matrix_accuracy": lambda: _line_f("matrix")[1],
+    "line_f_nn_first_losses": lambda: _first_losses("line_f_nn_first_losses", "nn"),
+    "line_f_nn_accuracy": lambda: _line_f("nn")[1],
+    "line_f_deep_accuracy": lambda: _line_f("deep")[1],
+    "line_c_linear_accuracy": lambda: _line_c("linear").valid_accuracy,
+    "line_c_sigmoid_accuracy": lambda: _line_c("sigmoid").valid_accuracy,
+    "line_c_linear_regression_coef_accuracy": lambda: _line_c_baselines().linear_regression_coef,
+    "line_c_logistic_accuracy": lambda: _line_c_baselines().logistic_regression,
+    "line_c_lightgbm_accuracy": lambda: _line_c_baselines().lightgbm,
+    "line_c_nn_accuracy": lambda: _line_c("nn").valid_accuracy,
+    "line_c_deep_accuracy": lambda: _line_c("deep").valid_accuracy,
+}
+
+
+def reproduce(name: str) -> float | tuple[float, ...]:
+    """Compute figure ``name`` of :data:`FIGURES` with the reference and the write-up's procedure."""
+    if name not in _COMPUTE:
         raise KeyError(f"unknown figure {name!r}; known: {', '.join(FIGURES)}")
-    line, rest = name.split("_", 2)[1:]  # "line_c_nn_accuracy" -> "c", "nn_accuracy"
-    if name == "line_f_first_mae":
-        return line_f_first_steps().loss
-    if name == "line_f_first_step_mae":
-        return line_f_first_steps().loss_after_step
-    if rest.endswith("_first_losses"):
-        model = rest.removesuffix("_first_losses")
-        count = len(FIGURES[name].value)  # type: ignore[arg-type]
-        return tuple(run_line_f(model)[0].losses[:count])
-    if name.startswith("line_c_") and rest in {"linear_regression_coef_accuracy", "logistic_accuracy",
-                                                "lightgbm_accuracy"}:
-        baselines = baseline_accuracies(*line_c_data())
-        field = {"linear_regression_coef_accuracy": "linear_regression_coef",
-                 "logistic_accuracy": "logistic_regression", "lightgbm_accuracy": "lightgbm"}[rest]
-        return getattr(baselines, field)
-    model = rest.removesuffix("_accuracy")
-    if line == "f":
-        return run_line_f(model)[1]
-    return run_line_c(model).valid_accuracy
+    return _COMPUTE[name]()

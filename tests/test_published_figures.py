@@ -30,8 +30,9 @@ CHAPTER_OF = {
 }
 
 
-def test_every_figure_has_a_chapter() -> None:
+def test_every_figure_has_a_chapter_and_a_recipe() -> None:
     assert set(CHAPTER_OF) == set(FIGURES)
+    assert set(pub._COMPUTE) == set(FIGURES)
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=getattr(pytest.mark, CHAPTER_OF[n])) for n in FIGURES])
