@@ -41,7 +41,7 @@ from autograder.chapters import (
     read_chapter,
     with_markers,
 )
-from autograder.cli import CourseError
+from autograder.course import CourseError
 from autograder.exercises import all_specs
 from autograder.nbgrader_config import KERNEL_NAME, ensure_tools_on_path, load_config, write_config
 from autograder.specs import Spec
@@ -285,7 +285,7 @@ def refuse_foreign_files(course_dir: Path, names: Sequence[str]) -> None:
                           f"{course_dir / 'feedback'}) and run assign again")
 
 
-def known_assignments(chapters_dir: Path = CHAPTERS_DIR) -> dict[str, Path]:
+def chapter_files(chapters_dir: Path = CHAPTERS_DIR) -> dict[str, Path]:
     """Every assignment name (chapter file stem) and its chapter file, in chapter order."""
     return {p.stem: p for p in chapter_paths(chapters_dir)}
 
@@ -293,7 +293,7 @@ def known_assignments(chapters_dir: Path = CHAPTERS_DIR) -> dict[str, Path]:
 def assign(names: Sequence[str], course_dir: Path, chapters_dir: Path = CHAPTERS_DIR,
            exchange_root: str | Path | None = None) -> list[Path]:
     """Generate the source and release notebooks of ``names`` (all chapters if empty); return the releases."""
-    known = known_assignments(chapters_dir)
+    known = chapter_files(chapters_dir)
     unknown = [n for n in names if n not in known]
     if unknown:
         raise CourseError(f"unknown assignment(s) {', '.join(unknown)}; known: {', '.join(known) or '(none)'} "

@@ -64,7 +64,7 @@ import nbformat
 import yaml
 
 from autograder import assign, chapters
-from autograder.cli import CourseError
+from autograder.course import CourseError
 from solutions.paths import PROJECT_ROOT
 
 CONFIG_NAME = "_config.yml"

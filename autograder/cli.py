@@ -10,14 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from solutions.paths import PROJECT_ROOT
-
-#: Where generated assignments, submissions, the gradebook and grades live (git-ignored).
-DEFAULT_COURSE_DIR: Path = PROJECT_ROOT / "course"
-
-
-class CourseError(Exception):
-    """An error the user can fix; its message is printed without a traceback (exit status 2)."""
+from autograder.course import DEFAULT_COURSE_DIR, CourseError
 
 
 def _add_sandbox_options(p: argparse.ArgumentParser) -> None:
@@ -44,17 +37,6 @@ def _add_sandbox_options(p: argparse.ArgumentParser) -> None:
                    help=f"largest notebook read; a bigger one is not graded (default {MAX_NOTEBOOK_BYTES / 2**20:g})")
 
 
-def limits_from_args(args: argparse.Namespace):
-    """The :class:`autograder.sandbox.Limits` the command line asks for; a bad value is a CourseError."""
-    from autograder.sandbox import Limits
-
-    try:
-        return Limits(cell_timeout=args.cell_timeout, total_timeout=args.timeout, memory_mb=args.memory_mb,
-                      max_processes=args.max_processes, max_output_bytes=args.max_output_bytes)
-    except ValueError as err:
-        raise CourseError(str(err)) from None
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__.splitlines()[0])
@@ -77,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, default=None, help="output folder (default: _build/html, "
                    "or _build/html-no-solutions with --no-solutions)")
 
-    # --- grade: one notebook (autograder/grade.py)
+    # --- grade: one notebook (autograder/grading/)
     p = sub.add_parser("grade", help="grade one submitted notebook")
     p.add_argument("notebook", type=Path, help="the submitted .ipynb file")
     p.add_argument("--assignment", default=None, help="assignment name (default: recognised from the notebook)")
@@ -89,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="course folder with the source notebooks (made by assign if missing; default: course/)")
     _add_sandbox_options(p)
 
-    # --- grade-all: a whole class (autograder/grade.py)
+    # --- grade-all: a whole class (autograder/grading/)
     p = sub.add_parser("grade-all", help="grade every submission in course/submitted/<student>/<assignment>/")
     p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
                    help="nbgrader course folder: submitted/ in; results/, feedback/, gradebook.db out")
@@ -157,11 +139,11 @@ def main(argv: list[str] | None = None) -> int:
             from autograder import book
             return book.main(args)
         if args.command == "grade":
-            from autograder import grade
-            return grade.grade_main(args)
+            from autograder.grading import command
+            return command.grade_main(args)
         if args.command == "grade-all":
-            from autograder import grade
-            return grade.grade_all_main(args)
+            from autograder.grading import batch
+            return batch.grade_all_main(args)
         status = _run_term_command(args)
         if status is not None:
             return status

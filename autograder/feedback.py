@@ -1,6 +1,6 @@
 """What a student reads about a graded notebook: a text table and an HTML page.
 
-Both are made from a :class:`autograder.grade.GradeResult` only, never from the source notebook, so
+Both are made from a :class:`autograder.grading.results.GradeResult` only, never from the source notebook, so
 they cannot show hidden check code or hidden values: the result's messages already describe failed
 hidden cases by kind alone. (nbgrader's own feedback renders the graded notebook, hidden tests
 included; see nbgrader issue #917.)
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from autograder.safe_io import neutral
 
 if TYPE_CHECKING:
-    from autograder.grade import ByHandResult, GradeResult
+    from autograder.grading.results import ByHandResult, GradeResult
 
 PASSED, FAILED = "passed", "failed"
 #: The result column of a written question, which the instructor grades.

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from autograder.safe_io import csv_cell
 
 if TYPE_CHECKING:
-    from autograder.grade import GradeResult, SourceAssignment
+    from autograder.grading.results import GradeResult
+    from autograder.grading.source import SourceAssignment
 
 #: nbgrader's gradebook file in the course folder (nbgrader's default ``db_url``).
 GRADEBOOK_FILE = "gradebook.db"
@@ -143,6 +144,6 @@ def write_csv(path: Path, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
         scores = {ex["id"]: ex["score"] for ex in data.get("exercises", [])}
         writer.writerow([csv_cell(v) for v in (student, data.get("assignment"), data.get("score"),
                                                data.get("max_score"), *(scores.get(i, "") for i in exercise_ids))])
-    from autograder.grade import write_atomic
+    from autograder.course import write_atomic
 
     write_atomic(path, out.getvalue())

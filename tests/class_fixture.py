@@ -6,7 +6,7 @@ submission in the grader's schema, nbgrader's ``timestamp.txt``, and nbgrader's 
 names, e-mails and LMS ids; assignments with due dates; submissions with their times), through
 nbgrader's own :class:`~nbgrader.api.Gradebook`. The failure messages are made with the grader's own
 wording (its constants, and :func:`autograder.runtime.compare`'s differences reduced by
-:func:`autograder.grade.difference_kind`), so a report that reads them is tested on real text.
+:func:`autograder.grading.verdict.difference_kind`), so a report that reads them is tested on real text.
 
 :class:`ClassSpec` is the ground truth the tests compute their expectations from: who passed which
 exercise, with which kind of failure, when they submitted, who is missing.
@@ -49,7 +49,9 @@ EXTENSIONS = {("s10", "ch2_gradient_descent"): timedelta(days=2)}
 
 def _failure_messages() -> dict[str, str]:
     """One message per kind of failure, in the grader's wording."""
-    from autograder.grade import NOT_DONE, SOLUTIONS_MESSAGE, difference_kind
+    from autograder.grading.results import NOT_DONE
+    from autograder.grading.scan import SOLUTIONS_MESSAGE
+    from autograder.grading.verdict import difference_kind
     from autograder.runtime import compare
 
     shape = compare(torch.zeros(3), torch.zeros(4))

@@ -42,7 +42,7 @@ from autograder.chapters import (
     stub,
     with_markers,
 )
-from autograder.cli import CourseError
+from autograder.course import CourseError
 from autograder.cli import main as cli_main
 from autograder.exercises import all_specs
 from autograder.nbgrader_config import CONFIG_FILE, ensure_tools_on_path, load_config

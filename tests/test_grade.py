@@ -22,7 +22,10 @@ from autograder.assign import ANSWER_PREFIX, METADATA_KEY
 from autograder.chapters import CHAPTERS_DIR, load_exercises, load_questions
 from autograder.cli import main as cli_main
 from autograder.exercises import get_spec
-from autograder.grade import MAX_NOTEBOOK_BYTES, SOLUTIONS_MESSAGE, difference_kind, grade_id, uses_solutions
+from autograder.grading.scan import SOLUTIONS_MESSAGE, uses_solutions
+from autograder.grading.source import grade_id
+from autograder.grading.verdict import difference_kind
+from autograder.safe_io import MAX_NOTEBOOK_BYTES
 from autograder.runtime import INPLACE, compare, compare_observed, observe
 from solutions.paths import PROJECT_ROOT
 
@@ -512,7 +515,7 @@ def test_grading_in_place_writes_nothing_into_source_or_release(course: Path, tm
 
 def test_the_table_wraps_long_reasons_and_never_cuts_them() -> None:
     from autograder.feedback import TABLE_REASON_CHARS, render_table
-    from autograder.grade import ExerciseResult, GradeResult
+    from autograder.grading.results import ExerciseResult, GradeResult
 
     words = [f"word{i}" for i in range(80)]
     result = GradeResult("chX", [ExerciseResult("ex", "Exercise", 0, 1, False, " ".join(words) + " \x1b[2J")],

@@ -19,7 +19,7 @@ import pytest
 from autograder.chapters import CHAPTERS_DIR, load_exercises
 from autograder.cli import main as cli_main
 from autograder.exercises.ch2 import EXAMPLE_STEPS
-from autograder.grade import grade_id
+from autograder.grading.source import grade_id
 from solutions.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.grading

@@ -45,16 +45,10 @@ def page(klass: ClassSpec) -> Path:
     return klass.course_dir / "report" / "index.html"
 
 
-def test_folder_names_are_the_graders() -> None:
-    from autograder import grade
-
-    assert (classdata.RESULTS_DIR, classdata.RESULT_FILE, classdata.SUBMITTED_DIR, classdata.TIMESTAMP_FILE) == (
-        grade.RESULTS_DIR, grade.RESULT_FILE, grade.SUBMITTED_DIR, grade.TIMESTAMP_FILE)
-
-
 def _judged(expected: list, observed: list, hidden: int) -> str:
     """The message the grader gives an exercise whose checks saw ``observed`` (a value or an error)."""
-    from autograder.grade import ExerciseInfo, judge_exercise
+    from autograder.grading.source import ExerciseInfo
+    from autograder.grading.verdict import judge_exercise
     from autograder.runtime import RETURN
 
     spec = SimpleNamespace(kind=RETURN, rtol=1e-4, atol=1e-5)
@@ -92,7 +86,8 @@ def test_grader_messages_are_classified_by_kind(expected, observed, kind: str, h
 
 
 def test_other_grader_messages_are_classified() -> None:
-    from autograder.grade import NOT_DONE, SOLUTIONS_MESSAGE
+    from autograder.grading.results import NOT_DONE
+    from autograder.grading.scan import SOLUTIONS_MESSAGE
 
     assert failures.classify(NOT_DONE).kind == failures.NOT_DONE
     assert failures.classify(SOLUTIONS_MESSAGE).kind == failures.REFERENCE_USED

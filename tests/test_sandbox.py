@@ -182,7 +182,7 @@ def test_wire_decoded_tensors_do_not_share_the_message_buffer():
 # ------------------------------------------------------------------------------- run_submission
 
 def ch2_calls() -> dict[str, tuple[str, list[tuple], list[tuple]]]:
-    """Every ch2 exercise on its public and (last) hidden cases, as grade.py asks."""
+    """Every ch2 exercise on its public and (last) hidden cases, as the grader asks."""
     return {s.id: (s.kind, s.public_args(), s.hidden_args()) for s in SPECS}
 
 

@@ -18,9 +18,8 @@ Where each fact comes from, and why:
   timestamp, else nbgrader's ``submitted/<student>/<assignment>/timestamp.txt``. All times are naive
   UTC, as nbgrader stores them.
 
-Nothing here imports :mod:`autograder.grade` (it loads torch, seconds for a command that only reads
-files); the folder names below are the layout ``grade-all`` writes, and ``tests/test_report.py``
-checks that they stay equal to the grader's.
+Nothing here imports :mod:`autograder.grading` (it loads torch, seconds for a command that only
+reads files); the folder names are :mod:`autograder.course`'s, the layout ``grade-all`` writes.
 """
 
 from __future__ import annotations
@@ -32,18 +31,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from autograder.cli import CourseError
+from autograder.course import RESULT_FILE, RESULTS_DIR, SUBMITTED_DIR, TIMESTAMP_FILE, CourseError
 from autograder.gradebook import GRADEBOOK_FILE, course_id, db_url
 
-#: The layout ``grade-all`` writes and reads (``autograder.grade``: RESULTS_DIR, RESULT_FILE, ...).
-RESULTS_DIR = "results"
-RESULT_FILE = "result.json"
-SUBMITTED_DIR = "submitted"
-TIMESTAMP_FILE = "timestamp.txt"
 #: Largest result file read (a result is a few kB; its messages are capped by the grader).
 MAX_RESULT_BYTES = 4 * 1024 * 1024
-#: Largest ``timestamp.txt`` read (nbgrader writes about 30 bytes).
-MAX_TIMESTAMP_BYTES = 256
 #: The command that makes what these commands read.
 GRADE_ALL_HINT = "python -m autograder grade-all --course-dir {course_dir}"
 
@@ -209,7 +201,7 @@ def read_timestamp(course_dir: Path, student: str, assignment: str) -> datetime 
     """nbgrader's ``timestamp.txt`` of a submission as naive UTC; ``None`` if missing or unreadable."""
     from nbgrader.utils import parse_utc
 
-    from autograder.safe_io import UnsafeFile, read_inside
+    from autograder.safe_io import MAX_TIMESTAMP_BYTES, UnsafeFile, read_inside
 
     try:
         text = read_inside(course_dir, Path(SUBMITTED_DIR, student, assignment, TIMESTAMP_FILE),
@@ -309,19 +301,6 @@ def load_class(course_dir: Path, assignments: list[str] | None = None, progress:
     ids = set(book.students) | {s for s, _a in submissions} | _submitted_students(course_dir)
     students = [book.students.get(i) or Student(i, in_roster=False) for i in sorted(ids, key=natural_key)]
     return ClassRecord(course_dir, students, records, submissions, problems)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a file that readers see whole or not at all; a :class:`CourseError` if it cannot be written."""
-    import os
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8", newline="")
-        os.replace(tmp, path)
-    except OSError as err:
-        raise CourseError(f"cannot write {path}: {err.strerror or err}") from None
 
 
 def points(value: float) -> str:

@@ -33,7 +33,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from autograder.term.classdata import ClassRecord, Student, load_class, points, write_text_atomic
+from autograder.course import write_atomic
+from autograder.term.classdata import ClassRecord, Student, load_class, points
 
 FORMATS = ("canvas", "moodle", "csv")
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -114,7 +115,7 @@ def export_main(args: argparse.Namespace) -> int:
     for problem in record.problems:
         print(f"autograder export: skipped {problem}", file=sys.stderr)
     output: Path = args.output or record.course_dir / f"grades-{args.format}.csv"
-    write_text_atomic(output, render(record, args.format, args.by_exercise, args.missing_as_zero))
+    write_atomic(output, render(record, args.format, args.by_exercise, args.missing_as_zero), newline="")
     unmapped = _unmapped(record, args.format)
     if unmapped:
         print(f"autograder export: {len(unmapped)} student(s) without an LMS id in nbgrader's student table "

@@ -1,6 +1,6 @@
 """What made an exercise fail, read back from the message ``grade-all`` stored with it.
 
-A result's exercise carries one message (``autograder.grade``): ``all N checks passed``, or the first
+A result's exercise carries one message (``autograder.grading.verdict``): ``all N checks passed``, or the first
 failing check and how it failed (``hidden check 2 of 5: wrong shape (3 of 5 checks failed)``; a
 public check gives the full difference, ``public check 1 of 2: the result has shape (3,), expected
 (4,)``), or why the exercise was not run (``not done yet``, a deleted cell, a cell that raised, the

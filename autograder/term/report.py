@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from autograder.term.classdata import ClassRecord, load_class, points, write_text_atomic
+from autograder.course import write_atomic
+from autograder.term.classdata import ClassRecord, load_class, points
 from autograder.term.failures import check_failures, classify
 
 #: A student whose final score on an assignment is below this percentage is listed for follow-up.
@@ -423,7 +424,7 @@ def render_html(record: ClassRecord, low_percent: float = LOW_PERCENT) -> str:
 
 def write_report(record: ClassRecord, out_dir: Path, low_percent: float = LOW_PERCENT, progress: bool = False) -> Path:
     """Write ``index.html`` and both themes of every plot into ``out_dir``; return the page's path."""
-    from autograder.cli import CourseError
+    from autograder.course import CourseError
 
     ex_stats, ck_stats = exercise_stats(record), check_stats(record)
     plots = {"scores": lambda th: plot_scores(record, th), "exercises": lambda th: plot_exercises(ex_stats, th),
@@ -443,7 +444,7 @@ def write_report(record: ClassRecord, out_dir: Path, low_percent: float = LOW_PE
         fig = plots[name](theme)
         fig.savefig(plot_dir / f"{name}-{theme}.png", transparent=True, metadata={"Software": None})
     page = out_dir / "index.html"
-    write_text_atomic(page, render_html(record, low_percent))
+    write_atomic(page, render_html(record, low_percent))
     return page
 
 

@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.cli import CourseError
-from autograder.term.classdata import SUBMITTED_DIR, check_course_dir, natural_key, write_text_atomic
+from autograder.course import CourseError
+from autograder.course import SUBMITTED_DIR, write_atomic
+from autograder.term.classdata import check_course_dir, natural_key
 
 #: Report pairs whose matched code is at least this fraction of either answer.
 THRESHOLD = 0.6
@@ -318,7 +319,7 @@ def similarity_main(args: argparse.Namespace) -> int:
         print(f"autograder similarity: {name}", file=sys.stderr)
         reports.append(analyse(course_dir, name, threshold, progress=True))
     out_dir = args.output or course_dir / "similarity"
-    write_text_atomic(out_dir / "index.html", render_html(reports, threshold))
+    write_atomic(out_dir / "index.html", render_html(reports, threshold))
     for rep in reports:
         for skip in rep.skipped:
             print(f"autograder similarity: {rep.assignment}: not compared: {skip}", file=sys.stderr)

@@ -1,0 +1,87 @@
+"""The autograder's modules import each other without a circle, counting imports inside functions too.
+
+A circle is how a module that "holds ten concerns" starts: each new import made lazy to dodge the
+last circle. ``autograder.course`` (the layout, ``CourseError``) is what everyone may import.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from solutions.paths import PROJECT_ROOT
+
+PACKAGE = PROJECT_ROOT / "autograder"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PROJECT_ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _type_checking_only(tree: ast.Module) -> set[int]:
+    """Line numbers of imports under ``if TYPE_CHECKING:`` (never run, so never a circle)."""
+    lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            lines |= {n.lineno for n in ast.walk(node) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    return lines
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each autograder module and the autograder modules it imports (anywhere in its code)."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skip = _type_checking_only(tree)
+        deps: set[str] = set()
+        for node in ast.walk(tree):
+            if getattr(node, "lineno", None) in skip:
+                continue
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                base = node.module
+                if base in modules:
+                    deps.add(base)
+                deps |= {f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in modules}
+        graph[name] = deps - {name}
+    return graph
+
+
+def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle of ``graph`` (as the list of modules around it), or ``None``."""
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                return path[path.index(dep):] + [dep]
+            if dep not in state and (found := visit(dep, path + [dep])):
+                return found
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start, [start])):
+            return found
+    return None
+
+
+def test_the_circle_finder_finds_a_circle() -> None:
+    assert find_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_circle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_no_import_circle_between_autograder_modules() -> None:
+    graph = import_graph()
+    assert "autograder.grading.batch" in graph and "autograder.course" in graph["autograder.grading.batch"]
+    assert find_circle(graph) is None, f"import circle: {' -> '.join(find_circle(graph))}"
+
+
+def test_the_course_layout_imports_nothing_of_ours_at_load_time() -> None:
+    tree = ast.parse((PACKAGE / "course.py").read_text(encoding="utf-8"))
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert not [ast.unparse(n) for n in top if "autograder" in ast.unparse(n)]
