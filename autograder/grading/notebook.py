@@ -16,8 +16,11 @@ from autograder.safe_io import MAX_NOTEBOOK_BYTES
 
 
 def grade_notebook(nb: nbformat.NotebookNode, source: SourceAssignment, sandbox: str = "auto",
-                   limits: Any = None) -> GradeResult:
-    """Grade a read notebook against its assignment's source; see the module docstring for how."""
+                   limits: Any = None, seed: int | None = None) -> GradeResult:
+    """Grade a read notebook against its assignment's source; see the module docstring for how.
+
+    ``seed`` is the hidden cases' seed (default: :func:`autograder.specs.hidden_seed` of this process;
+    ``grade-all`` passes its client's to the worker as task data)."""
     from autograder import sandbox as sandbox_module
     from autograder.exercises import get_spec
 
@@ -29,7 +32,7 @@ def grade_notebook(nb: nbformat.NotebookNode, source: SourceAssignment, sandbox:
         except KeyError as err:
             raise CourseError(str(err.args[0])) from None
         specs[ex.id] = spec
-        cases[ex.id] = (spec.public_cases(), spec.hidden_cases())
+        cases[ex.id] = (spec.public_cases(), spec.hidden_cases(seed))
         if ex.id not in program.deleted and ex.id not in program.forbidden:  # hidden cases last
             calls[ex.id] = (spec.kind, [args for args, _ in cases[ex.id][0]], [args for args, _ in cases[ex.id][1]])
     try:

@@ -240,16 +240,28 @@ def _exercise_ids(assignment: str, course_dir: Path) -> set[str]:
     return {ex.id for ex in load_exercises(chapter)} if chapter else set()
 
 
-def recognise_assignment(nb: nbformat.NotebookNode, requested: str | None, course_dir: Path) -> str:
-    """The assignment a notebook belongs to; with ``requested``, check that it is that one."""
-    known = known_assignments(course_dir)
+def assignment_catalogue(course_dir: Path) -> dict[str, frozenset[str]]:
+    """Every known assignment and its exercise ids: what :func:`recognise_assignment` needs, as data (a
+    grading worker that does not share the course folder recognises notebooks with it)."""
+    return {a: frozenset(_exercise_ids(a, course_dir)) for a in known_assignments(course_dir)}
+
+
+def recognise_assignment(nb: nbformat.NotebookNode, requested: str | None, course_dir: Path | None,
+                         catalogue: dict[str, frozenset[str]] | None = None) -> str:
+    """The assignment a notebook belongs to; with ``requested``, check that it is that one.
+
+    The known assignments come from ``catalogue`` (:func:`assignment_catalogue`) if given, else from
+    ``course_dir``.
+    """
+    known = list(catalogue) if catalogue is not None else known_assignments(course_dir)
     if requested is not None and requested not in known:
         raise unknown_assignment(requested, known)
     meta = nb.metadata.get(METADATA_KEY)
     claimed = meta.get(ASSIGNMENT_KEY) if isinstance(meta, dict) else None
     if not isinstance(claimed, str):
         ids = {gid for cell in nb.cells if (gid := grade_id(cell))}
-        overlap = {a: len(ids & _exercise_ids(a, course_dir)) for a in known} if ids else {}
+        ids_of = catalogue.__getitem__ if catalogue is not None else (lambda a: _exercise_ids(a, course_dir))
+        overlap = {a: len(ids & ids_of(a)) for a in known} if ids else {}
         best = max(overlap, key=overlap.get, default=None)
         claimed = best if best is not None and overlap[best] > 0 else None
     if requested is not None:
