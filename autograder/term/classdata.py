@@ -246,6 +246,11 @@ def _read_gradebook(course_dir: Path, problems: list[str]) -> _GradebookFacts:
     return facts
 
 
+def read_roster(course_dir: Path, problems: list[str]) -> dict[str, Student]:
+    """nbgrader's student table by student id (empty without a gradebook; a read error goes to ``problems``)."""
+    return _read_gradebook(course_dir, problems).students
+
+
 def load_class(course_dir: Path, assignments: list[str] | None = None, progress: bool = False) -> ClassRecord:
     """Read a graded class; a clear :class:`CourseError` if the folder or its results are missing.
 
