@@ -75,7 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("grade-all", help="grade every submission in course/submitted/<student>/<assignment>/")
     p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
                    help="nbgrader course folder: submitted/ in; results/, feedback/, gradebook.db out")
-    p.add_argument("--workers", type=int, default=None, help="parallel jobs (default: the number of cores)")
+    p.add_argument("--workers", type=int, default=None, help="local Dask worker processes, one notebook at a time "
+                   "each (default: the number of cores); with --scheduler, how many workers to wait for (default 1)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="grade on an existing Dask cluster, e.g. "
+                   "tcp://10.0.0.5:8786 (started with `dask scheduler` and `dask worker`; see the README) instead "
+                   "of a local one")
     p.add_argument("--assignment", action="append", default=None, help="only this assignment (repeatable)")
     p.add_argument("--csv", type=Path, default=None, help="grades CSV, one column per exercise "
                    "(default: <course-dir>/grades-by-exercise.csv)")
