@@ -1,16 +1,16 @@
 """``python -m autograder grade-all``: a class in nbgrader's ``submitted/<student>/<assignment>/`` layout,
-one independent job per submission, recorded by :mod:`autograder.grading.record`. It resumes: a
-submission graded before and unchanged is not regraded."""
+one Dask task per submission (:mod:`autograder.grading.engine`), recorded by the client alone with
+:mod:`autograder.grading.record` as results stream back. It resumes: a submission whose fingerprint
+(its notebook, its source notebook, the assignment's reference code and check specs, the hidden seed's
+digest and the grader's version) equals the one its ``result.json`` records is not regraded."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import multiprocessing
 import os
 import sys
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +126,12 @@ def find_submissions(course_dir: Path, assignments: Sequence[str] | None = None,
     return subs
 
 
+#: What a submission's outcome can be in a batch's summary.
+GRADED = "graded"
+UP_TO_DATE = "up to date"
+LEFT_FOR_NEXT_RUN = "left for the next run"
+
+
 def _notebook_digest(sub: Submission, max_bytes: int) -> str | None:
     """The digest of a submission's notebook, or ``None`` if it cannot be read (bounded, never blocking)."""
     name = sub.notebook_name()
@@ -135,61 +141,303 @@ def _notebook_digest(sub: Submission, max_bytes: int) -> str | None:
         return None
 
 
-def _fingerprint(digest: str | None, source: SourceAssignment | None) -> dict[str, str | None]:
-    """What decides a submission's grade apart from the grader's code: its bytes and its source's."""
-    return {"notebook_sha256": digest, "source_sha256": source.sha256 if source else None}
+def assignment_fingerprint(assignment: str, source: SourceAssignment | None, seed: int) -> dict[str, str | None]:
+    """What decides the grades of an assignment's submissions apart from each notebook's bytes: its source
+    notebook, its reference solutions and check specs, the hidden seed (a digest of it) and the grader's
+    version (:mod:`autograder.inputs`). Changing any of them regrades that assignment's submissions."""
+    from autograder import inputs
+
+    return {"source_sha256": source.sha256 if source else None,
+            "reference_sha256": inputs.reference_digest(assignment),
+            "specs_sha256": inputs.specs_digest(assignment),
+            "hidden_seed_digest": inputs.hidden_seed_digest(seed),
+            "grader_version": inputs.grader_version()}
 
 
-def grade_job(sub: Submission, course_dir: Path, sandbox: str, limits: Any = None,
-              max_bytes: int = MAX_NOTEBOOK_BYTES) -> tuple[Submission, GradeResult]:
-    """One submission in, one result out; never raises (a broken submission scores 0 with a message).
+def is_up_to_date(recorded: dict[str, Any] | None, fingerprint: dict[str, str | None]) -> bool:
+    """Whether a recorded result was made from exactly these inputs (every key of the fingerprint equal)."""
+    return recorded is not None and all(recorded.get(k) == v for k, v in fingerprint.items())
 
-    The result carries the digest of the notebook bytes it graded and the submission's timestamp.
-    """
+
+@dataclass(frozen=True)
+class Job:
+    """One submission as task data: what a worker grades, without any path of the course folder."""
+
+    student: str
+    assignment: str
+    notebook_name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every task of one assignment shares, sent to the cluster once per assignment: the source
+    notebook (read by the client), the known assignments' exercise ids (to recognise a notebook), the
+    hidden seed (the client's; it reaches the worker as data and never a sandbox), how to confine student
+    code, and the identity of the client's code, which the worker checks against its own."""
+
+    source: SourceAssignment
+    catalogue: dict[str, frozenset[str]]
+    seed: int
+    sandbox: str
+    limits: Any
+    max_bytes: int
+    identity: dict[str, str]
+
+
+class WorkerRefused(CourseError):
+    """A worker runs other grading code than the client: nothing it grades may be recorded."""
+
+
+def grade_task(job: Job, context: Context) -> GradeResult:
+    """Grade one submission on a worker: bytes in, result out, nothing read from or written to the course
+    folder. Never raises for a bad notebook (it scores 0 with a message); raises :class:`WorkerRefused`
+    on a worker whose code differs from the client's."""
+    from autograder.grading.engine import mismatch
+
+    why = mismatch(context.identity)
+    if why is not None:
+        raise WorkerRefused(f"a Dask worker runs other grading code than this client: {why}")
+    source = context.source
     try:
-        source = load_assignment(sub.assignment, course_dir)
+        nb = parse_notebook(job.data, job.notebook_name, context.max_bytes)
+        recognise_assignment(nb, job.assignment, None, context.catalogue)
+        return grade_notebook(nb, source, sandbox=context.sandbox, limits=context.limits, seed=context.seed)
+    except GraderUnavailable as err:
+        result = GradeResult.zero(source, job.assignment, str(err))
+        result.retry = True
+        return result
     except CourseError as err:
-        return sub, GradeResult.zero(None, sub.assignment, str(err))
+        return GradeResult.zero(source, job.assignment, str(err))
+    except Exception as err:  # a grader crash on one submission must not stop the batch
+        return GradeResult.zero(source, job.assignment, f"the grader failed on this notebook: "
+                                f"{type(err).__name__}: {_shorten(str(err), 200)}")
+
+
+def read_job(sub: Submission, source: SourceAssignment | None, max_bytes: int) -> tuple[Job | None, str | None, str]:
+    """``(job, timestamp, "")`` for a readable submission, else ``(None, None, reason)``; the reason names
+    the submission by student and assignment, never by a path of the grading machine."""
     name = sub.notebook_name()
     if name is None:
         found = ", ".join(sub.notebooks_found()) or "none"
-        return sub, GradeResult.zero(source, sub.assignment,
-                                     f"expected {sub.assignment}.ipynb in {sub.folder}; notebooks found: {found}")
+        return None, None, f"expected {sub.assignment}.ipynb in the submission; notebooks found: {found}"
     try:
         data = sub.read(name, max_bytes)
         timestamp = sub.timestamp()
     except UnsafeFile as err:
-        return sub, GradeResult.zero(source, sub.assignment, f"{NOT_GRADED}: {err}")
-    digest = hashlib.sha256(data).hexdigest()
+        return None, None, f"{NOT_GRADED}: {err}"
+    return Job(sub.student, sub.assignment, name, data), timestamp, ""
+
+
+def killed_worker_result(assignment: str, tries: int | None) -> GradeResult:
+    """A notebook whose grading took its worker down every time: not graded, no score at all (no
+    exercise scored 0, nothing in the gradebook), with the reason."""
+    times = f"each of the {tries} times" if tries else "every time"
+    return GradeResult(assignment, [], [f"{NOT_GRADED}: grading this notebook stopped the grading worker {times} it "
+                                        f"was tried (killed, or out of memory); it has no score. The instructor "
+                                        f"can look at it by hand"], graded=False)
+
+
+@dataclass
+class Outcome:
+    """One submission's line in a batch's summary: what happened and, if it was not graded, why."""
+
+    student: str
+    assignment: str
+    status: str
+    reason: str | None = None
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did, per submission (small records only: the results themselves are on disk)."""
+
+    outcomes: list[Outcome]
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    @property
+    def not_graded(self) -> list[Outcome]:
+        """The submissions that could not be graded (or not be recorded), with their reasons."""
+        return [o for o in self.outcomes if o.status not in (GRADED, UP_TO_DATE)]
+
+
+def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any, *, sandbox: str = "auto",
+                      limits: Any = None, max_bytes: int = MAX_NOTEBOOK_BYTES, seed: int | None = None,
+                      progress: bool = False, on_outcome: Callable[[Outcome], None] | None = None,
+                      task: Callable[[Job, Context], GradeResult] | None = None,
+                      window: int | None = None) -> BatchSummary:
+    """Grade (those not up to date) and record ``subs`` on ``engine``'s cluster; return the summary.
+
+    ``engine`` is an :class:`~autograder.grading.engine.Engine`, started already or not (then it is
+    started only if something needs grading, with no more local workers than submissions, and stopped at
+    the end). Each submission's bytes go to the cluster as task data, at most ``window`` at a time
+    (default: four per worker), and each result is recorded as soon as it comes back, then dropped: the
+    client's memory does not grow with the class. ``seed`` is the hidden seed (default:
+    :func:`autograder.specs.hidden_seed`). ``task`` replaces :func:`grade_task` (for tests). Each
+    outcome is also passed to ``on_outcome`` as it is known.
+    """
+    from distributed import as_completed
+    from distributed.scheduler import KilledWorker
+
+    from autograder.grading.engine import worker_identity
+    from autograder.grading.source import assignment_catalogue
+    from autograder.specs import hidden_seed
+
+    course_dir = course_dir.resolve()
+    seed = hidden_seed() if seed is None else seed
+    known = known_assignments(course_dir)
+    sources: dict[str, SourceAssignment | None] = {}
+    problems: dict[str, str] = {}
+    for name in sorted({s.assignment for s in subs}):
+        try:  # generate missing sources here, once, before any worker needs them
+            if name not in known:
+                raise unknown_assignment(name, known)
+            sources[name] = load_assignment(name, course_dir)
+        except CourseError as err:
+            sources[name], problems[name] = None, str(err)
+            print(neutral(f"autograder grade-all: {name}: {err}"), file=sys.stderr)
+    parts = {name: assignment_fingerprint(name, source, seed) for name, source in sources.items()}
+
+    outcomes: list[Outcome] = []
+
+    def tell(sub: Submission, status: str, reason: str | None = None) -> None:
+        outcome = Outcome(sub.student, sub.assignment, status, reason)
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    todo = []
+    for sub in subs:
+        if is_up_to_date(read_result(sub.result_path(course_dir)),
+                         {"notebook_sha256": _notebook_digest(sub, max_bytes), **parts[sub.assignment]}):
+            tell(sub, UP_TO_DATE)
+        else:
+            todo.append(sub)
+    owned = engine.client is None
+    if owned and todo:
+        engine.limit_local_workers(len(todo))
+    print(f"autograder grade-all: {len(subs)} submissions, {len(todo)} to grade, "
+          f"{len(subs) - len(todo)} up to date; {engine.describe()}", file=sys.stderr)
+
+    def record(sub: Submission, result: GradeResult, digest: str | None, timestamp: str | None) -> None:
+        if result.retry:
+            print(neutral(f"autograder grade-all: {sub.student}/{sub.assignment}: {result.notes[0]} "
+                          f"(left for the next run)", False), file=sys.stderr)
+            tell(sub, LEFT_FOR_NEXT_RUN, result.notes[0] if result.notes else None)
+            return
+        result.notebook_sha256, result.timestamp = digest, timestamp
+        fingerprint = {"notebook_sha256": digest, **parts[sub.assignment]}
+        saved = save(sub, result, course_dir, fingerprint, sources[sub.assignment])
+        if not result.graded:
+            tell(sub, NOT_GRADED, result.notes[0] if result.notes else NOT_GRADED)
+        elif not saved:
+            tell(sub, LEFT_FOR_NEXT_RUN, "not recorded, graded again next run")
+        else:
+            tell(sub, GRADED)
+
+    if not todo:
+        return BatchSummary(outcomes)
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), desc="grading", unit="notebook", file=sys.stderr, disable=not progress)
+    pending = iter(todo)
+    inflight: dict[Any, tuple[Submission, str, str | None]] = {}
+    contexts: dict[str, Any] = {}
+    catalogue: dict[str, frozenset[str]] | None = None
     try:
-        nb = parse_notebook(data, name, max_bytes)
-        del data
-        recognise_assignment(nb, sub.assignment, course_dir)
-        result = grade_notebook(nb, source, sandbox=sandbox, limits=limits)
-    except GraderUnavailable as err:
-        result = GradeResult.zero(source, sub.assignment, str(err))
-        result.retry = True
-    except CourseError as err:
-        result = GradeResult.zero(source, sub.assignment, str(err))
-    except Exception as err:  # a grader crash on one submission must not stop the batch
-        result = GradeResult.zero(source, sub.assignment, f"the grader failed on this notebook: "
-                                  f"{type(err).__name__}: {_shorten(str(err), 200)}")
-    result.notebook_sha256, result.timestamp = digest, timestamp
-    return sub, result
+        if owned:
+            engine.start()
+        client = engine.client
+        finished = as_completed()
+        identity = worker_identity()
+
+        def submit_next() -> bool:
+            """Send the next submission to the cluster (recording at once those that cannot be read)."""
+            nonlocal catalogue
+            for sub in pending:
+                source = sources[sub.assignment]
+                if source is None:
+                    record(sub, GradeResult.zero(None, sub.assignment, problems[sub.assignment]), None, None)
+                    bar.update()
+                    continue
+                job, timestamp, reason = read_job(sub, source, max_bytes)
+                if job is None:
+                    record(sub, GradeResult.zero(source, sub.assignment, reason), None, None)
+                    bar.update()
+                    continue
+                if sub.assignment not in contexts:  # the source goes to the cluster once per assignment
+                    catalogue = catalogue if catalogue is not None else assignment_catalogue(course_dir)
+                    context = Context(source, catalogue, seed, sandbox, limits, max_bytes, identity)
+                    contexts[sub.assignment] = client.submit(_given, context, pure=False)
+                future = client.submit(task or grade_task, job, contexts[sub.assignment], pure=False)
+                inflight[future] = (sub, hashlib.sha256(job.data).hexdigest(), timestamp)
+                finished.add(future)
+                return True
+            return False
+
+        for _ in range(window or max(4, 4 * engine.nworkers)):
+            if not submit_next():
+                break
+        for future in finished:
+            sub, digest, timestamp = inflight.pop(future)
+            source = sources[sub.assignment]
+            if future.status == "error":
+                err = future.exception()
+                if isinstance(err, WorkerRefused):
+                    raise CourseError(str(err))
+                if isinstance(err, KilledWorker):
+                    result = killed_worker_result(sub.assignment, engine.tries)
+                else:
+                    result = GradeResult.zero(source, sub.assignment, f"the grader failed on this notebook: "
+                                              f"{type(err).__name__}: {_shorten(str(err), 200)}")
+            elif future.status == "cancelled":
+                result = GradeResult.zero(source, sub.assignment, "the cluster cancelled this notebook's grading")
+                result.retry = True
+            else:
+                result = future.result()
+            future.release()
+            del future
+            record(sub, result, digest, timestamp)
+            bar.update()
+            submit_next()
+    except BaseException:
+        for future in list(inflight):
+            future.cancel()
+        raise
+    finally:
+        bar.close()
+        for future in contexts.values():
+            future.release()
+        if owned:
+            engine.close()
+    return BatchSummary(outcomes)
+
+
+def _given(value: Any) -> Any:
+    """A task that returns its argument: data sent once and kept by the cluster, recomputed (from the
+    scheduler's copy) if the worker that held it dies."""
+    return value
+
+
+def _csv_row(data: dict[str, Any]) -> dict[str, Any]:
+    """The few fields of a result the grades CSV needs (rows are gathered from disk, one small row per
+    submission); a result without exercises (not graded at all) has an empty score, never a 0."""
+    exercises = [{"id": e.get("id"), "score": e.get("score")} for e in data.get("exercises", []) if isinstance(e, dict)]
+    return {"assignment": data.get("assignment"), "score": data.get("score") if exercises else "",
+            "max_score": data.get("max_score") if exercises else "", "exercises": exercises}
 
 
 def grade_all_main(args: argparse.Namespace) -> int:
-    """``autograder grade-all``: grade every new or changed submission in parallel, then export the grades."""
-    from tqdm import tqdm
-
+    """``autograder grade-all``: grade every new or changed submission on a Dask cluster, then export the grades."""
     from autograder import gradebook
+    from autograder.grading.engine import Engine
 
     course_dir: Path = args.course_dir.resolve()
     sandbox = sandbox_mode(args)
     limits = limits_from_args(args)
-    workers = args.workers or os.cpu_count() or 1
-    if workers < 1:
-        raise CourseError(f"--workers must be at least 1, got {workers}")
+    engine = Engine(scheduler=getattr(args, "scheduler", None), workers=args.workers)
     if not (course_dir / SUBMITTED_DIR).is_dir():
         raise CourseError(f"no submissions: {course_dir / SUBMITTED_DIR} does not exist (nbgrader's layout is "
                           f"{SUBMITTED_DIR}/<student>/<assignment>/<assignment>.ipynb)")
@@ -200,65 +448,19 @@ def grade_all_main(args: argparse.Namespace) -> int:
     max_bytes = max_notebook_bytes(args)
     skipped: list[str] = []
     subs = find_submissions(course_dir, args.assignment, skipped)
+    summary = grade_submissions(course_dir, subs, engine, sandbox=sandbox, limits=limits, max_bytes=max_bytes,
+                                progress=True)
 
-    sources: dict[str, SourceAssignment | None] = {}
-    problems: dict[str, str] = {}
-    for name in sorted({s.assignment for s in subs}):
-        try:  # generate missing sources here, once, before the workers need them
-            if name not in known:
-                raise unknown_assignment(name, known)
-            sources[name] = load_assignment(name, course_dir)
-        except CourseError as err:
-            sources[name], problems[name] = None, str(err)
-            print(neutral(f"autograder grade-all: {name}: {err}"), file=sys.stderr)
-
-    todo, fingerprints = [], {}
-    for sub in subs:
-        fingerprints[sub] = _fingerprint(_notebook_digest(sub, max_bytes), sources[sub.assignment])
-        old = read_result(sub.result_path(course_dir))
-        if old is None or any(old.get(k) != v for k, v in fingerprints[sub].items()):
-            todo.append(sub)
-    print(f"autograder grade-all: {len(subs)} submissions, {len(todo)} to grade, "
-          f"{len(subs) - len(todo)} up to date; {workers} workers", file=sys.stderr)
-
-    not_graded = list(skipped)
-
-    def note(sub: Submission, result: GradeResult) -> None:
-        if not result.graded:
-            not_graded.append(f"{sub.student}/{sub.assignment}: {result.notes[0] if result.notes else NOT_GRADED}")
-
-    jobs = [sub for sub in todo if sources[sub.assignment] is not None]
-    for sub in todo:
-        if sources[sub.assignment] is None:
-            result = GradeResult.zero(None, sub.assignment, problems[sub.assignment])
-            note(sub, result)
-            save(sub, result, course_dir, fingerprints[sub], None)
-    if jobs:
-        # spawn: each worker is a fresh interpreter (no forked torch or database state)
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool, \
-                tqdm(total=len(jobs), desc="grading", unit="notebook", file=sys.stderr) as bar:
-            futures = [pool.submit(grade_job, sub, course_dir, sandbox, limits, max_bytes) for sub in jobs]
-            try:
-                for future in as_completed(futures):
-                    sub, result = future.result()
-                    if result.retry:
-                        print(neutral(f"autograder grade-all: {sub.student}/{sub.assignment}: {result.notes[0]} "
-                                      f"(left for the next run)", False), file=sys.stderr)
-                        saved = False
-                    else:
-                        saved = save(sub, result, course_dir, fingerprints[sub], sources[sub.assignment])
-                    note(sub, result)
-                    if not saved and result.graded:
-                        not_graded.append(f"{sub.student}/{sub.assignment}: not recorded, graded again next run")
-                    bar.update()
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
     csv_path = args.csv or course_dir / DEFAULT_CSV_NAME
-    rows = [(s, read_result(s.result_path(course_dir))) for s in subs]
-    gradebook.write_csv(csv_path, [(s.student, data) for s, data in rows if data is not None])
-    print(f"graded {len(todo)} submission(s), {len(subs) - len(todo)} already up to date"
+    rows = []
+    for sub in subs:
+        data = read_result(sub.result_path(course_dir))
+        if data is not None:
+            rows.append((sub.student, _csv_row(data)))
+    gradebook.write_csv(csv_path, rows)
+    not_graded = [*skipped, *(f"{o.student}/{o.assignment}: {o.reason or o.status}" for o in summary.not_graded)]
+    graded = len(summary.outcomes) - summary.count(UP_TO_DATE)
+    print(f"graded {graded} submission(s), {summary.count(UP_TO_DATE)} already up to date"
           f"{f', {len(not_graded)} could not be graded' if not_graded else ''}")
     for line in not_graded:
         print(f"  {neutral(line, newlines=False)}")

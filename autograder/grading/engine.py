@@ -1,0 +1,150 @@
+"""``grade-all``'s batch engine: a Dask distributed cluster, local by default.
+
+:class:`Engine` is a context manager around a ``distributed.Client``: without a scheduler address it
+starts a ``LocalCluster`` of one single-threaded worker *process* per core (a student's run is already a
+separate sandboxed process; one grading task per worker keeps a worker's memory to one notebook's),
+listening on the loopback interface only, without dashboards. With ``scheduler`` it connects to an
+existing cluster (``dask scheduler`` and ``dask worker`` started by hand, or dask-jobqueue on a batch
+system). Either way, every worker must run the client's very code: a worker whose project version,
+grader code, check specs or reference solutions differ (:func:`autograder.inputs.environment_digest`)
+is refused with a :class:`~autograder.course.CourseError` naming it, since its verdicts would be
+recorded under the client's fingerprint.
+
+A worker that dies while grading (killed, out of memory) loses nothing: the scheduler runs its tasks
+again on another worker. A task that has taken down :data:`ALLOWED_FAILURES` + 1 workers is given up
+(``distributed.KilledWorker``), and ``grade-all`` records that submission as "could not be graded".
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from typing import Any
+
+from autograder.course import CourseError
+
+#: How many worker deaths a task may cause before it is given up (distributed's
+#: ``distributed.scheduler.allowed-failures``): once for a worker killed from outside, once more for
+#: bad luck; a notebook that takes its worker down every time costs three workers' restarts at most.
+ALLOWED_FAILURES = 2
+#: Seconds to wait for a scheduler, and for its workers to show up.
+CONNECT_TIMEOUT = 30
+
+
+@functools.lru_cache(maxsize=1)
+def worker_identity() -> dict[str, str]:
+    """What this process grades with: project version, grader version, and the digest of all the code
+    a verdict comes from (:func:`autograder.inputs.environment_digest`). Cached: read once per process."""
+    from autograder import inputs
+
+    return {"version": inputs.project_version(), "grader": inputs.grader_version(),
+            "environment": inputs.environment_digest()}
+
+
+def mismatch(theirs: Any, mine: dict[str, str] | None = None) -> str | None:
+    """Why a worker's identity differs from this process's, or ``None`` if it is the same."""
+    mine = mine or worker_identity()
+    if theirs == mine:
+        return None
+    if not isinstance(theirs, dict):
+        return f"it did not say which version it runs ({type(theirs).__name__})"
+    for key, what in (("version", "project version"), ("grader", "grader version"),
+                      ("environment", "check specs or reference solutions")):
+        if theirs.get(key) != mine[key]:
+            return f"its {what} differs ({theirs.get(key)} there, {mine[key]} here)"
+    return "its environment differs"
+
+
+class Engine:
+    """A Dask cluster to grade on; see the module docstring. ``workers`` is the number of local
+    worker processes (default: one per core), or with ``scheduler``, how many to wait for (default 1)."""
+
+    def __init__(self, scheduler: str | None = None, workers: int | None = None,
+                 allowed_failures: int = ALLOWED_FAILURES) -> None:
+        if workers is not None and workers < 1:
+            raise CourseError(f"--workers must be at least 1, got {workers}")
+        self.scheduler = scheduler
+        self.workers = workers
+        self.allowed_failures = allowed_failures
+        self.client: Any = None
+        self.cluster: Any = None
+
+    def limit_local_workers(self, jobs: int) -> None:
+        """Start no more local workers than there are ``jobs`` (each costs an interpreter)."""
+        if self.scheduler is None:
+            self.workers = max(1, min(self.workers or os.cpu_count() or 1, jobs))
+
+    def describe(self) -> str:
+        """The cluster in a few words, for the progress line."""
+        if self.scheduler is not None:
+            return f"Dask scheduler {self.scheduler}"
+        return f"{self.workers or os.cpu_count() or 1} local Dask workers"
+
+    @property
+    def tries(self) -> int | None:
+        """How many times a task is tried before it is given up, when this engine decides it (a local
+        cluster); ``None`` for an external scheduler, whose own configuration decides."""
+        return self.allowed_failures + 1 if self.scheduler is None else None
+
+    def __enter__(self) -> Engine:
+        return self.start()
+
+    def start(self) -> Engine:
+        """Start the local cluster, or connect to the scheduler; then check every worker's code."""
+        import dask
+        from distributed import Client, LocalCluster
+
+        try:
+            if self.scheduler is None:
+                n = self.workers or os.cpu_count() or 1
+                with dask.config.set({"distributed.scheduler.allowed-failures": self.allowed_failures}):
+                    self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                                dashboard_address=None, worker_dashboard_address=None,
+                                                silence_logs=logging.ERROR)
+                self.client = Client(self.cluster)
+            else:
+                try:
+                    self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT)
+                except (OSError, TimeoutError) as err:
+                    raise CourseError(f"cannot reach the Dask scheduler at {self.scheduler}: {err}; start one with "
+                                      f"`dask scheduler` and workers with `dask worker {self.scheduler}` "
+                                      f"(see the README)") from None
+                try:
+                    self.client.wait_for_workers(self.workers or 1, timeout=CONNECT_TIMEOUT)
+                except TimeoutError:
+                    raise CourseError(f"the Dask scheduler at {self.scheduler} has fewer than {self.workers or 1} "
+                                      f"worker(s) after {CONNECT_TIMEOUT} s; start them with "
+                                      f"`dask worker {self.scheduler}`") from None
+            self.check_workers()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Disconnect; a local cluster is stopped, an external one is left running."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None
+
+    def check_workers(self) -> None:
+        """Refuse (:class:`CourseError`) if any connected worker runs other code than this client."""
+        theirs = self.client.run(worker_identity)
+        bad = {addr: why for addr, ident in theirs.items() if (why := mismatch(ident))}
+        if bad:
+            listed = "; ".join(f"{addr}: {why}" for addr, why in sorted(bad.items()))
+            raise CourseError(f"refusing to grade: {len(bad)} Dask worker(s) run other grading code than this "
+                              f"client ({listed}). Install the same version of the project on every worker "
+                              f"(pip install -r requirements.lock and the same checkout).")
+
+    @property
+    def nworkers(self) -> int:
+        """How many workers the cluster has now."""
+        return len(self.client.scheduler_info().get("workers", {}))
