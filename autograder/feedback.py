@@ -9,13 +9,16 @@ included; see nbgrader issue #917.)
 from __future__ import annotations
 
 import html
+import re
 import textwrap
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from autograder.safe_io import neutral
 
 if TYPE_CHECKING:
     from autograder.grading.results import ByHandResult, GradeResult
+    from autograder.late import Lateness
 
 PASSED, FAILED = "passed", "failed"
 #: The result column of a written question, which the instructor grades.
@@ -32,6 +35,18 @@ def by_hand_reason(question: ByHandResult) -> str:
     """What the feedback says of a written question: graded by hand, its points, answered or not."""
     points = f"{_points(question.max_score)} point{'' if question.max_score == 1 else 's'}"
     return f"to be graded by hand ({points}); {'answered' if question.answered else 'not answered'}"
+
+
+def redact_paths(text: str, paths: Mapping[str, str]) -> str:
+    """``text`` with each folder of ``paths`` (folder -> label) replaced by its label where it starts a
+    path, the longest folder first: ``/srv/course/submitted/x`` -> ``<course>/submitted/x``. A folder
+    only counts whole (``/tmp`` is not replaced in ``/tmpfile``)."""
+    if not paths:
+        return text
+    folders = sorted(paths, key=len, reverse=True)
+    pattern = re.compile("|".join(f"(?:{re.escape(f.rstrip('/'))})(?![^/\\s'\"`),:;\\]}}>])" for f in folders))
+    trimmed = {f.rstrip("/"): label for f, label in paths.items()}
+    return pattern.sub(lambda m: trimmed[m.group(0)], text)
 
 
 def _total(result: GradeResult) -> str:
@@ -79,12 +94,28 @@ th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd; 
 td.points { text-align: right; white-space: nowrap; }
 .passed { color: #176f2c; } .failed { color: #a4161a; } .by-hand { color: #555; }
 .total { font-size: 1.2rem; font-weight: bold; }
+.late { color: #a4161a; }
 """
 
 
-def render_html(result: GradeResult, notebook_name: str) -> str:
+def _late_html(result: GradeResult, late: Lateness | None) -> str:
+    """The submission's time against its due date, and the late penalty with the final score."""
+    from autograder.late import final_score
+
+    if late is None or not late.sentences():
+        return ""
+    lines = "".join(f"<li>{html.escape(s)}</li>" for s in late.sentences())
+    final = ""
+    if late.penalty:
+        final = (f'<p class="total late">Final score, after the late penalty: '
+                 f'{_points(final_score(result.score, late.penalty))} / {_points(result.max_score)}</p>')
+    return f'<h2>Submission time</h2><ul class="late">{lines}</ul>{final}'
+
+
+def render_html(result: GradeResult, notebook_name: str, late: Lateness | None = None) -> str:
     """A self-contained HTML page: per exercise its task title, score and reason; per written question
-    its title, points and whether it was answered (to be graded by hand); the total; notes."""
+    its title, points and whether it was answered (to be graded by hand); the total; with ``late``, the
+    submission's time against its due date and any late penalty; notes."""
     def e(text: str) -> str:  # escaped for HTML, and no control characters or lone surrogates
         return html.escape(neutral(text))
 
@@ -109,6 +140,7 @@ def render_html(result: GradeResult, notebook_name: str) -> str:
 <h1>Feedback: {e(result.assignment)}</h1>
 <p>Notebook: <code>{e(notebook_name)}</code></p>
 <p class="total">Score: {_total(result)}</p>
+{_late_html(result, late)}
 <table>
 <thead><tr><th>Exercise</th><th>Points</th><th>Result</th><th>Reason</th></tr></thead>
 <tbody>

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autograder.late import Lateness, Policy, assess, final_score
 from autograder.safe_io import csv_cell
 
 if TYPE_CHECKING:
@@ -25,8 +26,9 @@ if TYPE_CHECKING:
 
 #: nbgrader's gradebook file in the course folder (nbgrader's default ``db_url``).
 GRADEBOOK_FILE = "gradebook.db"
-#: The CSV's leading columns; one column per exercise id follows.
-CSV_COLUMNS = ("student", "assignment", "score", "max_score")
+#: The CSV's leading columns; one column per exercise id follows. ``score`` is the exercises' points,
+#: ``late_penalty`` the points the late policy takes off, ``final_score`` what is left.
+CSV_COLUMNS = ("student", "assignment", "score", "max_score", "late_penalty", "final_score")
 
 
 def db_path(course_dir: Path) -> Path:
@@ -69,9 +71,11 @@ def _ensure_structure(url: str, cid: str, source: SourceAssignment) -> None:
 
 
 def record(course_dir: Path, student: str, source: SourceAssignment, result: GradeResult,
-           timestamp: str | None = None) -> None:
+           timestamp: str | None = None, policy: Policy | None = None) -> Lateness:
     """Store one submission's scores as nbgrader's auto scores of its grade cells; flag its written
-    answers for the instructor (:func:`mark_answer`)."""
+    answers for the instructor (:func:`mark_answer`); apply the late policy (:func:`apply_late_policy`).
+
+    Returns the submission's lateness (its penalty is 0 without a stated policy)."""
     from nbgrader.api import Gradebook
     from sqlalchemy.exc import SAWarning
 
@@ -97,7 +101,27 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
         for question in source.questions:
             grade = gb.find_grade(question.answer_cell, source.notebook_name, source.name, student)
             mark_answer(grade, answers.get(question.id, False))
+        lateness = apply_late_policy(gb, source, student, result.score, policy or Policy(stated=False))
         gb.db.commit()
+    return lateness
+
+
+def apply_late_policy(gb: Any, source: SourceAssignment, student: str, score: float, policy: Policy) -> Lateness:
+    """Record a submission's lateness as nbgrader does: the extension on the submission (nbgrader's
+    ``extension``), the penalty in points on the submitted notebook (``late_submission_penalty``, what
+    nbgrader's ``AssignLatePenalties`` sets; ``None`` when there is none, as nbgrader resets it).
+
+    A stated policy's extensions replace the gradebook's (the file is the one place they are stated);
+    without a policy file the gradebook's extension is kept and only read.
+    """
+    submission = gb.find_submission(source.name, student)
+    if policy.stated:
+        extension = policy.extension(student, source.name)
+        submission.extension = extension if extension else None
+    lateness = assess(policy, score, submission.timestamp, submission.assignment.duedate, submission.extension)
+    notebook = gb.find_submission_notebook(source.notebook_name, source.name, student)
+    notebook.late_submission_penalty = lateness.penalty or None
+    return lateness
 
 
 def mark_answer(grade: Any, answered: bool) -> None:
@@ -123,7 +147,8 @@ def _valid_timestamp(text: str) -> bool:
 
 
 def write_csv(path: Path, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """Write the grades: student, assignment, score, max_score, then each exercise's score.
+    """Write the grades: student, assignment, score, max_score, late penalty, final score, then each
+    exercise's score.
 
     ``rows`` are ``(student, result)`` with ``result`` in the ``grade --json`` schema. An exercise
     column is empty for rows of assignments that do not have that exercise. Written questions have no
@@ -142,8 +167,13 @@ def write_csv(path: Path, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
     writer.writerow([csv_cell(c) for c in (*CSV_COLUMNS, *exercise_ids)])
     for student, data in sorted(rows, key=lambda r: (str(r[1].get("assignment", "")), r[0])):
         scores = {ex["id"]: ex["score"] for ex in data.get("exercises", [])}
+        score = data.get("score")
+        scored = isinstance(score, (int, float)) and not isinstance(score, bool)
+        penalty = (data.get("late_penalty") or 0) if scored else ""
+        final = final_score(score, penalty) if scored else ""  # no score (not graded): no final score either
         writer.writerow([csv_cell(v) for v in (student, data.get("assignment"), data.get("score"),
-                                               data.get("max_score"), *(scores.get(i, "") for i in exercise_ids))])
+                                               data.get("max_score"), penalty, final,
+                                               *(scores.get(i, "") for i in exercise_ids))])
     from autograder.course import write_atomic
 
     write_atomic(path, out.getvalue())

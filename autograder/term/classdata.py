@@ -80,7 +80,9 @@ class Submission:
     @property
     def final_score(self) -> float:
         """The score less the late penalty, never below 0."""
-        return max(0.0, self.score - self.late_penalty)
+        from autograder.late import final_score
+
+        return final_score(self.score, self.late_penalty)
 
     def is_late(self, duedate: datetime | None) -> bool:
         """Whether it came in after the due date (plus the student's extension, if any)."""
