@@ -22,17 +22,18 @@ from pathlib import Path
 
 from solutions.paths import PROJECT_ROOT
 
-#: The code a verdict depends on, apart from the assignment's own specs and references: reading and
-#: recognising the notebook, the static scan, the program, the sandbox and its runner, the runtime that
-#: observes and compares outputs, the wire format. Orchestration (batch, engine, record, command,
-#: options) and presentation (feedback, gradebook) are left out: changing them never changes a score,
-#: so it must not regrade a class.
-GRADER_CODE: tuple[str, ...] = (
-    "autograder/grading/results.py", "autograder/grading/source.py", "autograder/grading/scan.py",
-    "autograder/grading/program.py", "autograder/grading/verdict.py", "autograder/grading/notebook.py",
-    "autograder/sandbox.py", "autograder/_runner.py", "autograder/seccomp.py", "autograder/cgroups.py",
-    "autograder/runtime.py", "autograder/wire.py", "autograder/safe_io.py", "autograder/specs.py",
-    "autograder/exercises/__init__.py",
+#: The autograder's code that never changes a verdict: orchestration (the batch, its engine, recording,
+#: the commands and their options), presentation (feedback, gradebook, the book, the term's reports),
+#: the services around grading, this module, and the per-assignment spec modules (each assignment's
+#: own are in :func:`specs_digest`). Every other file of the ``autograder`` package, including any new
+#: one, counts as grader code (:func:`grader_files`): a module forgotten here regrades too much, never
+#: too little.
+NOT_GRADER_CODE: tuple[str, ...] = (
+    "autograder/__main__.py", "autograder/cli.py", "autograder/inputs.py", "autograder/feedback.py",
+    "autograder/gradebook.py", "autograder/book.py", "autograder/book_checks.py", "autograder/offline_math.py",
+    "autograder/lms_import.py", "autograder/grading/batch.py", "autograder/grading/engine.py",
+    "autograder/grading/record.py", "autograder/grading/command.py", "autograder/grading/options.py",
+    "autograder/grading/__init__.py", "autograder/term/*", "autograder/service/*", "autograder/exercises/ch*.py",
 )
 #: The code that turns a chapter into its nbgrader source and release notebooks.
 GENERATOR_CODE: tuple[str, ...] = (
@@ -183,10 +184,20 @@ def _package_versions() -> list[str]:
     return versions
 
 
+def grader_files(root: Path = PROJECT_ROOT) -> list[str]:
+    """The grader's own code: every ``.py`` file of the ``autograder`` package but :data:`NOT_GRADER_CODE`
+    (reading, recognising and scanning the notebook, the program, the sandbox, its runner, the runtime
+    that observes and compares outputs, the wire format, the generator the source notebook comes from)."""
+    from fnmatch import fnmatch
+
+    files = (str(p.relative_to(root)) for p in (root / "autograder").rglob("*.py"))
+    return sorted(f for f in files if not any(fnmatch(f, pattern) for pattern in NOT_GRADER_CODE))
+
+
 def grader_version(root: Path = PROJECT_ROOT) -> str:
-    """The project version plus a digest of the grader's own code (:data:`GRADER_CODE`) and of the
+    """The project version plus a digest of the grader's own code (:func:`grader_files`) and of the
     versions of the numeric libraries outputs are computed and compared with: ``0.1.0+1a2b3c4d5e6f``."""
-    return f"{project_version(root)}+{_digest_files(root, GRADER_CODE, *_package_versions())[:12]}"
+    return f"{project_version(root)}+{_digest_files(root, grader_files(root), *_package_versions())[:12]}"
 
 
 def generator_digest(root: Path = PROJECT_ROOT) -> str:
