@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: <course-dir>/grades-by-exercise.csv)")
     _add_sandbox_options(p)
     _add_term_parsers(sub)
+    _add_import_parser(sub)
     return parser
 
 
@@ -118,6 +119,22 @@ def _add_term_parsers(sub) -> None:
                    help="report pairs at least this similar, 0 to 1 (default: autograder.term.similarity.THRESHOLD)")
 
 
+def _add_import_parser(sub) -> None:
+    """``import-submissions``: an LMS's bulk download filed into submitted/ (autograder/lms_import.py)."""
+    p = sub.add_parser("import-submissions", help="file a Canvas or Moodle 'download all submissions' zip into "
+                       "<course-dir>/submitted/ for grade-all")
+    p.add_argument("lms", choices=("canvas", "moodle"), help="the LMS the zip came from")
+    p.add_argument("zip", type=Path, help="the LMS's bulk download of one assignment's submissions")
+    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
+                   help="nbgrader course folder with the roster in its gradebook (default: course/)")
+    p.add_argument("--assignment", default=None, help="file every notebook as this assignment (default: the "
+                   "assignment named by each notebook's file name)")
+    p.add_argument("--worksheet", type=Path, default=None, metavar="CSV",
+                   help="Moodle only, required: the assignment's grading worksheet (participants and times)")
+    p.add_argument("--timezone", default="UTC", metavar="ZONE",
+                   help="the time zone of the worksheet's times, an IANA name (default UTC)")
+
+
 def _run_term_command(args: argparse.Namespace) -> int | None:
     """Run ``report``, ``export`` or ``similarity``; ``None`` for any other command."""
     if args.command == "report":
@@ -148,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "grade-all":
             from autograder.grading import batch
             return batch.grade_all_main(args)
+        if args.command == "import-submissions":
+            from autograder import lms_import
+            return lms_import.import_main(args)
         status = _run_term_command(args)
         if status is not None:
             return status

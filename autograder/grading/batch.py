@@ -426,7 +426,8 @@ def _csv_row(data: dict[str, Any]) -> dict[str, Any]:
     submission); a result without exercises (not graded at all) has an empty score, never a 0."""
     exercises = [{"id": e.get("id"), "score": e.get("score")} for e in data.get("exercises", []) if isinstance(e, dict)]
     return {"assignment": data.get("assignment"), "score": data.get("score") if exercises else "",
-            "max_score": data.get("max_score") if exercises else "", "exercises": exercises}
+            "max_score": data.get("max_score") if exercises else "", "exercises": exercises,
+            "late_penalty": data.get("late_penalty")}  # the late policy's, for the CSV's final score
 
 
 def grade_all_main(args: argparse.Namespace) -> int:
