@@ -10,6 +10,14 @@ fetch_feedback. The untouched release must score zero and a submission holding t
 solutions full marks: nbgrader's own autograde works on the generated notebooks as they are
 (hidden checks restored from the gradebook). Uses the small fixture chapter to stay fast; the
 student is the machine's user (nbgrader's exchange takes the name from the OS).
+
+The last test is the loop with our grader in nbgrader's place: release, fetch, submit, collect,
+``grade-all`` (with a late policy and a due date already past), then nbgrader's ``release_feedback``
+for the whole class and the student's ``fetch_feedback``, with no ``generate_feedback``: the student
+finds our feedback page, late penalty included. Its failures name files of the sandbox and of the
+Python installation, and a second submission, put in ``submitted/`` by hand, has neither
+``timestamp.txt`` nor ``submission_secret.txt``; no path of the grading machine may appear in any
+feedback page or result.
 """
 
 from __future__ import annotations
@@ -187,3 +195,128 @@ def test_release_fetch_submit_collect_autograde_feedback(tmp_path: Path, monkeyp
     html = feedback[0].read_text()
     assert f"(Score: {float(full)} / {float(full)})" in html
     assert "BEGIN HIDDEN TESTS" not in html and "hidden check&quot;" not in html and 'hidden check"' not in html
+
+
+#: The fetched notebook's answers: one fails on a missing file in its working folder (the sandbox's),
+#: one on an exception from torch naming a file of the Python installation; the others are solved.
+FAILING_ANSWERS = {
+    "calc_preds": """
+import os
+def calc_preds(coeffs, indeps):
+    with open(os.path.join(os.getcwd(), "missing.csv")) as f:
+        return f.read()
+""",
+    "mae_loss": """
+import os
+import torch
+def mae_loss(preds, targets):
+    return torch.load(os.path.join(os.path.dirname(torch.__file__), "no_such_weights.pt"))
+""",
+}
+#: An added cell whose error names the Python installation's folder (it becomes a note of the result).
+NOISY_CELL = "import sys\nraise RuntimeError(f'installed in {sys.prefix}')"
+
+
+def test_grade_all_feedback_goes_back_through_the_exchange(tmp_path: Path, monkeypatch) -> None:
+    import json
+    import math
+    import shutil
+    import sys
+    from datetime import datetime, timedelta
+
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.utils import get_username
+
+    from autograder.late import POLICY_FILE
+    from test_grade import run_cli, _env
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USER", get_username())
+    monkeypatch.delenv("JUPYTER_DATA_DIR", raising=False)
+    course, exchange = tmp_path / "course", tmp_path / "exchange"
+    assign([NAME], course, FIXTURE_DIR, exchange_root=exchange)
+    ensure_tools_on_path()
+    config = load_config(course)
+    config.Exchange.cache = str(tmp_path / "cache")
+    api = NbGraderAPI(config=config)
+    student_id = get_username()
+
+    # the instructor states a due date (nbgrader's own command) 36 hours ago, and a late policy
+    due = datetime.utcnow().replace(microsecond=0) - timedelta(hours=36)
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "db", "assignment", "add", NAME,
+                           f"--duedate={due.isoformat()} UTC"], cwd=course, env=_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (course / POLICY_FILE).write_text('policy = "per_day"\npercent_per_day = 10\n')
+
+    ok(api.release_assignment(NAME), "release_assignment")
+    student = Student(config, home)
+    student.run("FetchAssignment")
+    solve(student.notebook)
+    nb = nbformat.read(student.notebook, as_version=4)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in FAILING_ANSWERS:
+            cell.source = FAILING_ANSWERS[gid].strip()
+    nb.cells.append(nbformat.v4.new_code_cell(NOISY_CELL))
+    nbformat.write(nb, student.notebook)
+    student.run("Submit")
+    ok(api.collect(NAME), "collect")
+    submitted = course / "submitted" / student_id / NAME
+    assert (submitted / "submission_secret.txt").is_file() and (submitted / "timestamp.txt").is_file()
+
+    # a submission put in place by hand (no exchange): no timestamp.txt, no submission_secret.txt
+    by_hand = course / "submitted" / "zz_by_hand" / NAME
+    by_hand.mkdir(parents=True)
+    shutil.copy(course / "release" / NAME / f"{NAME}.ipynb", by_hand)
+    # and one that cannot be graded (its notebook is a symbolic link)
+    linked = course / "submitted" / "zz_linked" / NAME
+    linked.mkdir(parents=True)
+    (linked / f"{NAME}.ipynb").symlink_to(course / "source" / NAME / f"{NAME}.ipynb")
+
+    graded = run_cli("grade-all", "--course-dir", str(course), "--workers", "2")
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    assert not (course / "autograded").exists()  # nbgrader's autograde and generate_feedback never ran
+    if "could not be graded" in graded.stdout:  # grade-all's closing summary names who and why
+        summary = graded.stdout[graded.stdout.index("could not be graded"):]
+        assert "zz_linked" in summary and "symbolic link" in summary, graded.stdout
+
+    # nbgrader's feedback layout, with what release_feedback reads beside each page
+    for who in (student_id, "zz_by_hand", "zz_linked"):
+        folder = course / "feedback" / who / NAME
+        assert sorted(p.name for p in folder.iterdir()) == sorted(
+            [f"{NAME}.html", "timestamp.txt", "submission_secret.txt"]), who
+    mine = course / "feedback" / student_id / NAME
+    assert (mine / "timestamp.txt").read_text() == (submitted / "timestamp.txt").read_text().strip()
+    assert (mine / "submission_secret.txt").read_text() == (submitted / "submission_secret.txt").read_text()
+
+    ok(api.release_feedback(NAME), "release_feedback")  # the whole class, nbgrader's own command
+    student.run("FetchFeedback")
+    fetched = list((student.dir / NAME / "feedback").rglob(f"{NAME}.html"))
+    assert len(fetched) == 1, fetched
+    html = fetched[0].read_text()
+    assert html == (mine / f"{NAME}.html").read_text()
+
+    # what the student reads: our page, the failures' reasons, the late penalty of grade-all's policy
+    result = json.loads((course / "results" / student_id / NAME / "result.json").read_text())
+    assert f"Feedback: {NAME}" in html and "BEGIN HIDDEN" not in html
+    submitted_at = datetime.fromisoformat(result["late"]["submitted"].rstrip("Z"))
+    days = math.ceil((submitted_at - due).total_seconds() / (24 * 3600))
+    assert days == 2 and result["late_penalty"] == pytest.approx(result["score"] * days * 10 / 100)
+    assert result["late_penalty"] > 0 and "Final score, after the late penalty" in html
+    messages = {e["id"]: e["message"] for e in result["exercises"]}
+    assert "missing.csv" in messages["calc_preds"] and "no_such_weights.pt" in messages["mae_loss"], messages
+    assert any("installed in" in n for n in result["notes"]), result["notes"]
+
+    # no path of the grading machine in any page or result
+    machine = {str(course), str(course.resolve()), str(tmp_path), str(PROJECT_ROOT), sys.prefix,
+               sys.base_prefix, "/tmp/work", "/grader/"}
+    for who in (student_id, "zz_by_hand", "zz_linked"):
+        texts = [(course / "feedback" / who / NAME / f"{NAME}.html").read_text(),
+                 (course / "results" / who / NAME / "result.json").read_text()]
+        for text in texts:
+            assert not [p for p in machine if p in text], (who, [p for p in machine if p in text], text[:3000])
+    assert "<sandbox>/missing.csv" in messages["calc_preds"] or "<tmp>/" in messages["calc_preds"]
+    assert "<project>/" in messages["mae_loss"] or "<python>/" in messages["mae_loss"]
