@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: <course-dir>/grades-by-exercise.csv)")
     _add_sandbox_options(p)
     _add_term_parsers(sub)
+    _add_service_parsers(sub)
     _add_import_parser(sub)
     return parser
 
@@ -149,6 +150,66 @@ def _run_term_command(args: argparse.Namespace) -> int | None:
     return None
 
 
+# --- the grading service: serve, submit, tokens (autograder/service/) -----------------------------
+
+
+def _add_service_parsers(sub) -> None:
+    """``serve`` (the web service and its grading queue), ``submit`` (a student's upload) and ``tokens``."""
+    db_help = ("the service's database as a SQLAlchemy URL, e.g. postgresql://user:pw@host/db (default: "
+               "$AUTOGRADER_SERVICE_DB, else SQLite <course-dir>/service.db)")
+    p = sub.add_parser("serve", help="run the grading service: students submit from anywhere, the queue grades")
+    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: behind a proxy)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--db", default=None, help=db_help)
+    p.add_argument("--workers", type=int, default=None, help="notebooks graded at once (default: the number of cores)")
+    p.add_argument("--scheduler", default=None, help="a Dask scheduler's address to grade on (default: a local cluster)")
+    p.add_argument("--behind-proxy", action="store_true",
+                   help="trust X-Forwarded-For/-Proto from a TLS-terminating reverse proxy (see the README)")
+    p.add_argument("--max-per-student", type=int, default=20, help="submissions per student per --rate-window (default 20)")
+    p.add_argument("--rate-window", type=float, default=3600.0, metavar="SECONDS", help="(default 3600)")
+    p.add_argument("--max-queued", type=int, default=2000, help="submissions waiting at most, class-wide (default 2000)")
+    p.add_argument("--lease-seconds", type=float, default=60.0,
+                   help="a grading not renewed for this long is taken as interrupted and recovered (default 60)")
+    _add_sandbox_options(p)
+
+    p = sub.add_parser("submit", help="submit a notebook to the grading service and wait for its grade")
+    p.add_argument("notebook", type=Path)
+    p.add_argument("--server", default=None, help="the service's URL (default: $AUTOGRADER_SERVER)")
+    p.add_argument("--assignment", default=None, help="chapter (default: from the notebook's metadata, else its name)")
+    p.add_argument("--token-file", default=None, help="file with your token (default: $AUTOGRADER_TOKEN, "
+                   "else ~/.autograder-token)")
+    p.add_argument("--no-wait", action="store_true", help="return once accepted, without waiting for the grade")
+    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR, help="(unused; every command takes it)")
+
+    p = sub.add_parser("tokens", help="issue the service's tokens: a sign-in link per student of the roster")
+    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
+    p.add_argument("--db", default=None, help=db_help)
+    p.add_argument("--base-url", default="http://127.0.0.1:8000", help="the service's public URL, for the links")
+    p.add_argument("--output", type=Path, default=None, help="links CSV (default: <course-dir>/service-links.csv)")
+    p.add_argument("--student", action="append", default=None, help="only this student (repeatable)")
+    p.add_argument("--reissue", action="store_true", help="replace students' existing tokens (revokes them)")
+    p.add_argument("--instructor", action="store_true", help="issue an instructor token instead, and print it")
+    p.add_argument("--label", default="", help="a note stored with an instructor token")
+
+
+def _run_service_command(args: argparse.Namespace) -> int | None:
+    """Run ``serve``, ``submit`` or ``tokens``; ``None`` for any other command."""
+    if args.command == "serve":
+        from autograder.service import app
+        return app.serve_main(args)
+    if args.command == "submit":
+        from autograder.service import client
+        return client.submit_main(args)
+    if args.command == "tokens":
+        import os
+
+        from autograder.service import db, tokens
+        url = args.db or os.environ.get(db.DB_URL_ENV) or db.default_url(args.course_dir.resolve())
+        return tokens.tokens_main(args, db.connect(url))
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; return the process exit status."""
     args = build_parser().parse_args(argv)
@@ -168,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "import-submissions":
             from autograder import lms_import
             return lms_import.import_main(args)
+        status = _run_service_command(args)
+        if status is not None:
+            return status
         status = _run_term_command(args)
         if status is not None:
             return status

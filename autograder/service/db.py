@@ -1,0 +1,156 @@
+"""The service's tables, through SQLAlchemy: SQLite in the course folder by default, PostgreSQL by URL.
+
+They are the service's own (tokens, the queue, what happened to each submission), apart from
+nbgrader's gradebook, which holds the grades exactly as ``grade-all`` records them. Every state
+change is one short transaction, so a service killed at any moment leaves the tables consistent;
+:mod:`autograder.service.queue` says how a restart finishes what was left.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event,
+                        select)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+#: The service's SQLite database in the course folder (beside nbgrader's gradebook.db).
+DEFAULT_DB_FILE = "service.db"
+#: Environment variable with the database URL (``--db`` wins over it).
+DB_URL_ENV = "AUTOGRADER_SERVICE_DB"
+
+#: States of a submission: accepted and waiting, being graded (a worker holds its lease), graded and
+#: recorded, or failed (it could not be graded after its retries; the reason is kept).
+QUEUED, GRADING, GRADED, FAILED = "queued", "grading", "graded", "failed"
+STATES = (QUEUED, GRADING, GRADED, FAILED)
+STUDENT, INSTRUCTOR = "student", "instructor"
+
+
+def utcnow() -> datetime:
+    """Now, as naive UTC (nbgrader's convention, and what SQLite stores)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Setting(Base):
+    """A value the service keeps across restarts (the key that signs its cookies)."""
+
+    __tablename__ = "service_setting"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Token(Base):
+    """A personal access token: only its SHA-256 is stored, never the token itself."""
+
+    __tablename__ = "service_token"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    #: The nbgrader student id (``None`` for an instructor's token).
+    student: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    label: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Submission(Base):
+    """One accepted upload and its way through the queue."""
+
+    __tablename__ = "service_submission"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student: Mapped[str] = mapped_column(String(255), index=True)
+    assignment: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), index=True, default=QUEUED)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    #: nbgrader's ``timestamp.txt`` written with it (the time the late policy reads).
+    timestamp: Mapped[str] = mapped_column(String(64))
+    notebook_sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    #: The worker holding it while ``grading``, and until when (a lease it renews while it works).
+    worker: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    late_penalty: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: The HTML feedback ``grade-all`` writes, as it was for this submission.
+    feedback_html: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Why it failed or waits again (a message for people, never a path of the grading machine).
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Event(Base):
+    """What happened to a submission, in order (accepted, claimed, graded, recovered, regrade, failed)."""
+
+    __tablename__ = "service_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("service_submission.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    worker: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+def default_url(course_dir: Path) -> str:
+    """The SQLite database in the course folder."""
+    return f"sqlite:///{(course_dir / DEFAULT_DB_FILE).resolve()}"
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 (the driver the course pins), as SQLAlchemy spells it."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def connect(url: str) -> sessionmaker[Session]:
+    """The database at ``url``, its tables created if missing; a factory of sessions."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+        _sqlite_pragmas(engine)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    Base.metadata.create_all(engine)
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    """WAL (readers never wait for the writer) and a busy timeout: the pages read while a worker writes."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+
+def setting(sessions: sessionmaker[Session], key: str, make) -> str:
+    """A persistent setting, made once with ``make()`` (the first writer wins, every process agrees)."""
+    with sessions() as s:
+        row = s.get(Setting, key)
+        if row is not None:
+            return row.value
+        s.add(Setting(key=key, value=make()))
+        try:
+            s.commit()
+        except Exception:  # another process made it first
+            s.rollback()
+        return s.scalars(select(Setting.value).where(Setting.key == key)).one()
+
+
+def cookie_secret(sessions: sessionmaker[Session]) -> str:
+    """The key that signs the service's cookies, the same for every process sharing the database."""
+    return setting(sessions, "cookie_secret", lambda: secrets.token_urlsafe(48))

@@ -1,0 +1,139 @@
+"""The service's grading loop: claim from the queue, grade with ``grade-all``'s engine and record path, finish.
+
+:class:`Grader` grades exactly as ``grade-all`` does: :func:`autograder.grading.batch.grade_submissions` on
+:class:`autograder.grading.engine.Engine` (Dask: a ``LocalCluster`` by default, ``--scheduler`` for a
+cluster), which records each submission by ``grade-all``'s record path (nbgrader's gradebook, the late
+policy, ``feedback/``, ``results/``). :func:`autograder.service.outcome.recorded_outcome` then reads the
+grade back from there, so the queue never trusts a grade that is not on disk.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from autograder.safe_io import MAX_NOTEBOOK_BYTES, neutral
+from autograder.service.intake import archive_folder, republish
+from autograder.service.outcome import Claimed, recorded_outcome
+from autograder.service.queue import Queue
+
+
+class Grader:
+    """``grade-all``'s engine, kept running: :class:`autograder.grading.engine.Engine` (a Dask
+    ``LocalCluster`` by default, ``scheduler`` for a cluster) and
+    :func:`autograder.grading.batch.grade_submissions`, which grades and records (a context manager)."""
+
+    def __init__(self, course_dir: Path, workers: int | None = None, scheduler: str | None = None,
+                 sandbox: str = "auto", limits: Any = None, max_bytes: int = MAX_NOTEBOOK_BYTES) -> None:
+        self.course_dir, self.workers, self.scheduler = course_dir, workers, scheduler
+        self.sandbox, self.limits, self.max_bytes = sandbox, limits, max_bytes
+        self.engine: Any = None
+
+    @property
+    def batch_size(self) -> int:
+        """How many submissions to hand over at once: one per worker."""
+        import os
+
+        return max(1, self.workers or os.cpu_count() or 1)
+
+    def __enter__(self) -> Grader:
+        from autograder.grading.engine import Engine
+
+        self.engine = Engine(scheduler=self.scheduler, workers=self.workers).__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.engine is not None:
+            self.engine.__exit__(*exc)
+
+    def grade(self, subs: list[Any]) -> dict[tuple[str, str], tuple[str, str | None]]:
+        """Grade and record ``subs`` (at most one per student and chapter); (student, chapter) ->
+        (the engine's status for it, its reason)."""
+        from autograder.grading.batch import grade_submissions
+
+        summary = grade_submissions(self.course_dir, subs, self.engine, sandbox=self.sandbox, limits=self.limits,
+                                    max_bytes=self.max_bytes)
+        return {(o.student, o.assignment): (o.status, o.reason) for o in summary.outcomes}
+
+
+class Worker:
+    """Claims, grades and finishes submissions until stopped (run in a thread of the service)."""
+
+    def __init__(self, course_dir: Path, sessions: sessionmaker[Session], grader: Grader, queue: Queue,
+                 sole: bool, poll: float = 0.5) -> None:
+        self.course_dir, self.sessions, self.grader, self.queue = course_dir, sessions, grader, queue
+        #: True when no other service shares the database (SQLite): recover every interrupted row at once.
+        self.sole = sole
+        self.poll = poll
+        self.stop = threading.Event()
+        self.idle = threading.Event()
+
+    def start_up(self) -> None:
+        """Finish what a previous run left: interrupted gradings, and ``submitted/`` copies."""
+        recovered = self.queue.recover(self.course_dir, everything=self.sole)
+        republish(self.course_dir, self.sessions)
+        if recovered:
+            print(f"autograder serve: {recovered} interrupted grading(s) recovered", file=sys.stderr)
+
+    def run(self) -> None:
+        """The loop; exceptions are reported and the loop goes on (a bad moment must not stop grading)."""
+        last_recover = time.monotonic()
+        while not self.stop.is_set():
+            try:
+                if time.monotonic() - last_recover > self.queue.lease.total_seconds() / 2:
+                    self.queue.recover(self.course_dir)
+                    last_recover = time.monotonic()
+                claimed = self.queue.claim(self.grader.batch_size)
+                if not claimed:
+                    self.idle.set()
+                    self.stop.wait(self.poll)
+                    continue
+                self.idle.clear()
+                self.grade(claimed)
+            except Exception as err:  # the database away for a moment, say
+                print(f"autograder serve: grading loop: {type(err).__name__}: {neutral(str(err), False)}",
+                      file=sys.stderr)
+                self.stop.wait(max(self.poll, 1.0))
+
+    def grade(self, claimed: list[Claimed]) -> None:
+        """Grade one claimed batch, renewing its leases meanwhile, then finish or release each."""
+        from autograder.grading.batch import Submission as BatchSubmission
+
+        subs = [BatchSubmission(c.student, c.assignment, archive_folder(self.course_dir, c.id, c.student, c.assignment))
+                for c in claimed]
+        ids = [c.id for c in claimed]
+        done = threading.Event()
+
+        def heartbeat() -> None:
+            while not done.wait(self.queue.lease.total_seconds() / 3):
+                try:
+                    self.queue.renew(ids)
+                except Exception:  # the next beat tries again; the lease has slack
+                    pass
+
+        beat = threading.Thread(target=heartbeat, daemon=True)
+        beat.start()
+        from autograder.grading.batch import UP_TO_DATE
+
+        problem, statuses = None, {}
+        try:
+            statuses = self.grader.grade(subs)
+        except Exception as err:
+            problem = f"the grader failed ({type(err).__name__}); it will be tried again"
+            print(f"autograder serve: {problem}: {neutral(str(err), False)}", file=sys.stderr)
+        finally:
+            done.set()
+            beat.join()
+        for c in claimed:
+            status, reason = statuses.get((c.student, c.assignment), (None, problem))
+            outcome = recorded_outcome(self.course_dir, c, since_claimed=status != UP_TO_DATE)
+            if outcome is not None:
+                self.queue.finish(c.id, outcome)
+            else:
+                self.queue.release(c.id, reason or "the grading machine could not grade it this time (busy, or the "
+                                   "gradebook was locked); it will be tried again")
