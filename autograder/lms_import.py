@@ -196,8 +196,8 @@ def _mb(n: int) -> str:
 
 # ------------------------------------------------------------------------------------ people and times
 
-def _canvas_students(roster: dict) -> dict[str, str]:
-    """Canvas user id (nbgrader's ``lms_user_id``) -> student id."""
+def _by_lms_user_id(roster: dict) -> dict[str, str]:
+    """LMS user id (nbgrader's ``lms_user_id``: Canvas's user id, Moodle's ID number) -> student id."""
     return {s.lms_user_id.strip(): s.id for s in roster.values() if s.lms_user_id.strip()}
 
 
@@ -231,7 +231,7 @@ def _moodle_participants(worksheet: Path, roster: dict, zone: str,
     if WS_IDENTIFIER not in columns or not ({WS_ID_NUMBER, WS_EMAIL} & columns):
         raise CourseError(f"{worksheet} is not Moodle's grading worksheet: it needs the columns {WS_IDENTIFIER!r} and "
                           f"{WS_ID_NUMBER!r} or {WS_EMAIL!r} (found: {', '.join(sorted(map(str, columns))) or 'none'})")
-    by_lms_id = _canvas_students(roster)
+    by_lms_id = _by_lms_user_id(roster)
     by_email = {s.email.strip().lower(): s.id for s in roster.values() if s.email.strip()}
     people: dict[str, tuple[str | None, str, datetime | None]] = {}
     for row in rows:
@@ -249,8 +249,9 @@ def _moodle_participants(worksheet: Path, roster: dict, zone: str,
             when = _parse_time(row.get(WS_SUBMITTED) or "", zone)
         except (ValueError, OverflowError):
             when = None
-            report.notes.append(f"worksheet: participant {number}'s {WS_SUBMITTED!r} "
-                                f"{neutral(row.get(WS_SUBMITTED, ''), newlines=False)!r} is not a time; filed without one")
+            shown = neutral(row.get(WS_SUBMITTED, ""), newlines=False)
+            report.notes.append(f"worksheet: participant {number}'s {WS_SUBMITTED!r} {shown!r} is not a time; "
+                                f"filed without one")
         people[number] = (student, why, when)
     return people
 
@@ -416,7 +417,7 @@ def import_submissions(lms: str, zip_path: Path, course_dir: Path, assignment: s
     if lms == "canvas":
         if worksheet is not None:
             raise CourseError("--worksheet is Moodle's grading worksheet; Canvas's file names carry the user ids")
-        canvas_ids = _canvas_students(roster)
+        canvas_ids = _by_lms_user_id(roster)
         if not canvas_ids:
             raise CourseError("no student of the roster has an lms_user_id (Canvas's user id); add them with "
                               "nbgrader db student import")

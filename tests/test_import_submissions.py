@@ -97,10 +97,12 @@ CANVAS_LINK = {f"browndave_1004_5009_{ASSIGNMENT}.ipynb": "/etc/passwd"}
 def moodle_members(alice_version: int = 1) -> dict[str, bytes]:
     """Moodle's folder-per-submission names (its default since 3.1)."""
     return {
-        f"Alice Smith_{PARTICIPANT['alice']}_assignsubmission_file/{ASSIGNMENT}.ipynb": _notebook("alice", alice_version),
+        f"Alice Smith_{PARTICIPANT['alice']}_assignsubmission_file/{ASSIGNMENT}.ipynb":
+            _notebook("alice", alice_version),
         f"Bob Jones_{PARTICIPANT['bob']}_assignsubmission_file/{ASSIGNMENT}.ipynb": _notebook("bob"),
         f"Bob Jones_{PARTICIPANT['bob']}_assignsubmission_onlinetext/onlinetext.html": b"<p>see notebook</p>",
-        f"Carol King_{PARTICIPANT['carol']}_assignsubmission_file/../../../../tmp/{ASSIGNMENT}.ipynb": _notebook("evil"),
+        f"Carol King_{PARTICIPANT['carol']}_assignsubmission_file/../../../../tmp/{ASSIGNMENT}.ipynb":
+            _notebook("evil"),
         f"Dave Brown_{PARTICIPANT['dave']}_assignsubmission_file/{ASSIGNMENT}.ipynb": OVERSIZED,
         f"Eve Stranger_3100009_assignsubmission_file/{ASSIGNMENT}.ipynb": _notebook("eve"),
         f"Nobody Listed_3100077_assignsubmission_file/{ASSIGNMENT}.ipynb": _notebook("nobody"),
@@ -260,6 +262,18 @@ def test_a_submission_collected_otherwise_is_never_overwritten(course: Path, tmp
     _status, out = _run(capsys, "canvas", str(archive), "--course-dir", str(course))
     assert (folder / f"{ASSIGNMENT}.ipynb").read_bytes() == _notebook("carol", 7)
     assert "did not file; kept" in _left(out)[f"kingcarol_1003_5003_{ASSIGNMENT}.ipynb"]
+
+
+def test_a_linked_student_folder_is_not_followed(course: Path, tmp_path: Path, capsys) -> None:
+    """A student folder that is a symbolic link (to anywhere) is listed, never written through."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (course / "submitted").mkdir()
+    (course / "submitted" / "alice").symlink_to(elsewhere)
+    archive = _zip(tmp_path / "canvas.zip", {f"smithalice_1001_6001_{ASSIGNMENT}.ipynb": _notebook("alice")})
+    _status, out = _run(capsys, "canvas", str(archive), "--course-dir", str(course))
+    assert "submitted/alice is a symbolic link" in _left(out)[f"smithalice_1001_6001_{ASSIGNMENT}.ipynb"]
+    assert list(elsewhere.iterdir()) == []
 
 
 def test_assignment_option_and_unknown_assignments(course: Path, tmp_path: Path, capsys) -> None:
