@@ -14,6 +14,7 @@ import csv
 import io
 import warnings
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,23 @@ def course_id(course_dir: Path) -> str:
         if configured:
             return str(configured)
     return COURSE_ID
+
+
+def due_date(course_dir: Path, assignment: str) -> datetime | None:
+    """The assignment's due date in the gradebook (naive UTC), ``None`` if it has none or there is no
+    gradebook yet (none is created)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    if not db_path(course_dir).is_file():
+        return None
+    from autograder.nbgrader_config import ensure_tools_on_path
+
+    ensure_tools_on_path()
+    with Gradebook(db_url(course_dir), course_id(course_dir)) as gb:
+        try:
+            return gb.find_assignment(assignment).duedate
+        except MissingEntry:
+            return None
 
 
 def _ensure_structure(url: str, cid: str, source: SourceAssignment) -> None:

@@ -213,7 +213,8 @@ def set_due_date(course: Path, due: str | datetime) -> None:
         gb.update_or_create_assignment(NAME, duedate=due)
 
 
-def record(course: Path, student: str, submitted: datetime | None, passed: int = 99):
+def record(course: Path, student: str, submitted: datetime | None, passed: int = 99,
+           fingerprint: dict[str, str] | None = None):
     """Record a hand-made result of ``student`` (the first ``passed`` exercises passed) through
     ``record.save``, as ``grade-all`` does after grading; the submission folder as nbgrader's collect
     leaves it. Returns the result saved."""
@@ -232,8 +233,8 @@ def record(course: Path, student: str, submitted: datetime | None, passed: int =
                                 "passed" if i < passed else "wrong values")
                  for i, e in enumerate(source.exercises)]
     result = GradeResult(NAME, exercises, timestamp=stamp(submitted) if submitted else None)
-    assert save(Submission(student, NAME, folder), result, course, {"notebook_sha256": "n", "source_sha256": "s"},
-                source)
+    assert save(Submission(student, NAME, folder), result, course,
+                fingerprint or {"notebook_sha256": "n", "source_sha256": "s"}, source)
     return result
 
 
@@ -375,3 +376,26 @@ def test_csv_exports_and_report_show_the_penalty(course: Path) -> None:
     assert float(bob_row[export.LATE_COLUMN.format(assignment=NAME)]) == pytest.approx(penalty)
     page = report.render_html(klass)
     assert f"(late, −{points(penalty)})" in page
+
+
+def test_grade_all_sees_a_changed_policy_or_due_date(course: Path) -> None:
+    """``grade-all``'s fingerprint of a result covers the policy file and the due date: changing either
+    makes the next run record the submissions again; a bad file stops it before any grading."""
+    from autograder.grading.batch import is_up_to_date
+    from autograder.grading.record import late_fingerprint
+
+    record(course, "bob", DUE + timedelta(days=1))
+    unstated = late_fingerprint(course, NAME)
+    assert late_fingerprint(course, NAME) == unstated
+    set_due_date(course, DUE)
+    dated = late_fingerprint(course, NAME)
+    write_policy(course, 'policy = "zero"\n')
+    zero = late_fingerprint(course, NAME)
+    write_policy(course, 'policy = "zero"\n[extensions]\nbob = { "*" = 2 }\n')
+    extended = late_fingerprint(course, NAME)
+    assert len({str(f) for f in (unstated, dated, zero, extended)}) == 4
+    record(course, "bob", DUE + timedelta(days=1), fingerprint=zero)  # as grade-all records it
+    assert is_up_to_date(stored(course, "bob"), zero) and not is_up_to_date(stored(course, "bob"), extended)
+    write_policy(course, 'policy = "zero"\npercent_per_day = 3\n')
+    with pytest.raises(CourseError, match="unknown setting"):
+        late_fingerprint(course, NAME)

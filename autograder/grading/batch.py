@@ -20,7 +20,7 @@ from autograder.course import (DEFAULT_CSV_NAME, FEEDBACK_DIR, RESULT_FILE, RESU
                                TIMESTAMP_FILE, CourseError, known_assignments, unknown_assignment)
 from autograder.grading.notebook import grade_notebook
 from autograder.grading.options import limits_from_args, max_notebook_bytes, sandbox_mode
-from autograder.grading.record import read_result, save
+from autograder.grading.record import late_fingerprint, read_result, save
 from autograder.grading.results import NOT_GRADED, GradeResult, GraderUnavailable
 from autograder.grading.source import SourceAssignment, load_assignment, parse_notebook, recognise_assignment
 from autograder.grading.verdict import _shorten
@@ -298,7 +298,8 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
         except CourseError as err:
             sources[name], problems[name] = None, str(err)
             print(neutral(f"autograder grade-all: {name}: {err}"), file=sys.stderr)
-    parts = {name: assignment_fingerprint(name, source, seed) for name, source in sources.items()}
+    parts = {name: assignment_fingerprint(name, source, seed) | late_fingerprint(course_dir, name)
+             for name, source in sources.items()}
 
     outcomes: list[Outcome] = []
 

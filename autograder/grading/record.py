@@ -40,6 +40,23 @@ def read_result(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def late_fingerprint(course_dir: Path, assignment: str) -> dict[str, str]:
+    """What decides an assignment's late penalties apart from each submission's own time: the policy
+    file as written and the assignment's due date. ``grade-all`` adds it to the fingerprint of a result,
+    so a changed policy, extension or due date is applied on its next run. The policy is read here, so a
+    bad policy file stops ``grade-all`` (a :class:`~autograder.course.CourseError`) before any grading."""
+    import hashlib
+
+    from autograder import gradebook, late
+    from autograder.safe_io import read_regular
+
+    policy = late.load_policy(course_dir)
+    text = read_regular(late.policy_path(course_dir), late.MAX_POLICY_BYTES) if policy.stated else b""
+    due = gradebook.due_date(course_dir, assignment)
+    digest = hashlib.sha256(text + b"\0" + (due.isoformat() if due else "").encode())
+    return {"late_policy_sha256": digest.hexdigest()}
+
+
 def feedback_folder(course_dir: Path, student: str, assignment: str) -> Path:
     """nbgrader's feedback folder of a submission: ``feedback/<student>/<assignment>/``."""
     return course_dir / FEEDBACK_DIR / student / assignment
