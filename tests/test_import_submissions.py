@@ -34,6 +34,8 @@ from autograder.lms_import import PROVENANCE_FILE, ZipLimits, import_submissions
 from autograder.safe_io import MAX_NOTEBOOK_BYTES
 from autograder.term.classdata import read_timestamp
 
+pytestmark = pytest.mark.grading
+
 ASSIGNMENT = "ch2_gradient_descent"
 DUE = datetime(2026, 10, 2, 23, 59)
 #: The roster as nbgrader's student table holds it: id -> (first, last, email, lms_user_id).
@@ -414,7 +416,6 @@ def test_the_import_does_not_load_torch(course: Path, tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------------------------- grading
 
-@pytest.mark.grading
 def test_grade_all_grades_the_imported_class(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
                                              capsys) -> None:
     """Two students imported from a Canvas zip, then graded by ``grade-all`` like any nbgrader class."""
