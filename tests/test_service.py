@@ -1,0 +1,160 @@
+"""The grading service on loopback with SQLite (marker ``service``): submit from the command line and from
+the release notebook's cell, the same records as ``grade-all``, the instructor's regrade, report and export.
+
+One service per test session (:func:`service_fixture.shared_service`): a real ``python -m autograder
+serve`` process grading chapter 2 with one Dask worker. Expected scores come from the chapter's points.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from service_fixture import FULL, Service, notebooks, shared_service
+from sqlalchemy import select
+from test_grade import ASSIGNMENT, generated_course, run_cli
+
+from autograder.service.client import submit_cell
+from autograder.service.db import Event, connect, default_url
+
+pytestmark = pytest.mark.service
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Service:
+    return shared_service(tmp_path_factory, request)
+
+
+@pytest.fixture(scope="session")
+def kinds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes, float]]:
+    return notebooks(generated_course(tmp_path_factory))
+
+
+def graded_events(course: Path) -> dict[int, int]:
+    """Submission id -> how many times it was recorded as graded (by a worker, or recovered)."""
+    sessions = connect(default_url(course))
+    with sessions() as s:
+        kinds = s.execute(select(Event.submission_id, Event.kind)).all()
+    counts: dict[int, int] = {}
+    for sid, kind in kinds:
+        if kind in ("graded", "graded-recovered"):
+            counts[sid] = counts.get(sid, 0) + 1
+    return counts
+
+
+def wait_queue_empty(service: Service, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, counts = service.api("/api/queue", service.instructor)
+        assert status == 200
+        if counts["queued"] == 0 and counts["grading"] == 0:
+            return
+        time.sleep(1)
+    pytest.fail(f"the queue did not empty: {counts}")
+
+
+def test_submit_command_grades_and_records_like_grade_all(service: Service, kinds: dict, tmp_path: Path) -> None:
+    """``submit`` uploads, waits and prints the score; the notebook is in nbgrader's layout, its grade in
+    nbgrader's gradebook, ``results/`` and ``feedback/``, and the service shows that very feedback."""
+    from nbgrader.api import Gradebook
+    from nbgrader.utils import parse_utc
+
+    from autograder.gradebook import course_id, db_url
+
+    data, expected = kinds["full"]
+    path = tmp_path / f"{ASSIGNMENT}.ipynb"
+    path.write_bytes(data)
+    token_file = tmp_path / "token"
+    token_file.write_text(service.tokens["alice"] + "\n")
+    proc = run_cli("submit", str(path), "--server", service.url, "--token-file", str(token_file))
+    assert proc.returncode == 0, proc.stderr
+    assert f"graded, score {expected:g} / {FULL:g}" in proc.stdout
+
+    status, body = service.api("/api/submissions", service.tokens["alice"])
+    assert status == 200
+    sub = body["submissions"][-1]
+    assert (sub["student"], sub["assignment"], sub["state"], sub["score"]) == ("alice", ASSIGNMENT, "graded", expected)
+
+    folder = service.course / "submitted" / "alice" / ASSIGNMENT
+    assert (folder / f"{ASSIGNMENT}.ipynb").read_bytes() == data
+    stamp = (folder / "timestamp.txt").read_text().strip()
+    assert stamp == sub["submitted_at"]
+    parse_utc(stamp)  # nbgrader reads it
+
+    result = __import__("json").loads((service.course / "results" / "alice" / ASSIGNMENT / "result.json").read_text())
+    assert result["score"] == expected and result["notebook_sha256"] == hashlib.sha256(data).hexdigest()
+    with Gradebook(db_url(service.course), course_id(service.course)) as gb:
+        assert gb.find_submission(ASSIGNMENT, "alice").score == expected
+
+    status, headers, page = service.request(sub["feedback_url"], service.tokens["alice"])
+    assert status == 200
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    recorded = (service.course / "feedback" / "alice" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert page.decode() == recorded
+    assert str(service.course) not in page.decode()
+    assert graded_events(service.course)[sub["id"]] == 1
+
+    wait_queue_empty(service)
+    again = run_cli("grade-all", "--course-dir", str(service.course), "--workers", "1")
+    assert again.returncode == 0, again.stderr
+    assert " 0 to grade" in again.stderr, again.stderr  # grade-all sees the service's grades as its own
+
+
+def test_submit_cell_of_a_release_notebook_submits_with_only_the_standard_library(
+        service: Service, kinds: dict, tmp_path: Path) -> None:
+    """The "submit" cell's code, run by a bare Python (``-I``: nothing of the course importable), submits
+    the notebook beside it and prints the grade on its progress line."""
+    data, expected = kinds["untouched"]
+    (tmp_path / f"{ASSIGNMENT}.ipynb").write_bytes(data)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["AUTOGRADER_TOKEN"] = service.tokens["bob"]
+    proc = subprocess.run([sys.executable, "-I", "-c", submit_cell(ASSIGNMENT, service.url)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    assert f"graded, score {expected:g} / {FULL:g}" in proc.stdout
+    assert "queued" in proc.stdout or "grading" in proc.stdout  # the progress line
+
+
+def test_submit_cell_without_a_token_says_what_to_do(service: Service, kinds: dict, tmp_path: Path) -> None:
+    (tmp_path / f"{ASSIGNMENT}.ipynb").write_bytes(kinds["untouched"][0])
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AUTOGRADER_TOKEN")}
+    env["HOME"] = str(tmp_path)
+    proc = subprocess.run([sys.executable, "-I", "-c", submit_cell(ASSIGNMENT, service.url)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "not submitted: no token" in proc.stdout and "AUTOGRADER_TOKEN" in proc.stdout
+
+
+def test_instructor_regrades_and_exports(service: Service, kinds: dict) -> None:
+    """The instructor sees every submission, regrades one (graded again, recorded once more), and downloads
+    the grades as an LMS's CSV and the class report."""
+    status, created = service.submit("carol", kinds["untouched"][0])
+    assert status == 201, created
+    first = service.wait_graded([created["id"]])[created["id"]]
+    assert first["state"] == "graded" and first["score"] == 0
+
+    status, body = service.api(f"/api/submissions/{created['id']}/regrade", service.instructor, b"", "POST")
+    assert status == 200 and body["state"] == "queued"
+    again = service.wait_graded([created["id"]])[created["id"]]
+    assert again["state"] == "graded" and again["score"] == 0
+    assert graded_events(service.course)[created["id"]] == 2
+
+    status, body = service.api("/api/submissions?student=carol", service.instructor)
+    assert [s["id"] for s in body["submissions"]] == [created["id"]]
+
+    status, headers, data = service.request("/instructor/export/csv", service.instructor)
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert any("carol" in row for row in rows[1:]), rows
+
+    status, _, _ = service.request("/instructor/report", service.instructor, b"", "POST")
+    assert status == 200  # followed the redirect to the written report
+    status, _, page = service.request("/instructor/report/index.html", service.instructor)
+    assert status == 200 and b"carol" in page
