@@ -82,10 +82,6 @@ class Submission:
         """Where its result JSON goes."""
         return course_dir / RESULTS_DIR / self.student / self.assignment / RESULT_FILE
 
-    def feedback_path(self, course_dir: Path) -> Path:
-        """Where its HTML feedback goes (nbgrader's feedback layout)."""
-        return course_dir / FEEDBACK_DIR / self.student / self.assignment / f"{self.assignment}.html"
-
 
 def _folders(path: Path) -> tuple[list[Path], list[Path]]:
     """The sub-folders of ``path`` and, apart, its symbolic links (never followed)."""
@@ -278,6 +274,8 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
     :func:`autograder.specs.hidden_seed`). ``task`` replaces :func:`grade_task` (for tests). Each
     outcome is also passed to ``on_outcome`` as it is known.
     """
+    from concurrent.futures import CancelledError
+
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
@@ -384,20 +382,19 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
         for future in finished:
             sub, digest, timestamp = inflight.pop(future)
             source = sources[sub.assignment]
-            if future.status == "error":
-                err = future.exception()
-                if isinstance(err, WorkerRefused):
-                    raise CourseError(str(err))
-                if isinstance(err, KilledWorker):
-                    result = killed_worker_result(sub.assignment, engine.tries)
-                else:
-                    result = GradeResult.zero(source, sub.assignment, f"the grader failed on this notebook: "
-                                              f"{type(err).__name__}: {_shorten(str(err), 200)}")
-            elif future.status == "cancelled":
+            try:  # a result held by a worker that died since is computed again, here transparently
+                result = future.result()
+            except WorkerRefused as err:
+                raise CourseError(str(err)) from None
+            except KilledWorker:
+                result = killed_worker_result(sub.assignment, engine.tries)
+            except CancelledError:
                 result = GradeResult.zero(source, sub.assignment, "the cluster cancelled this notebook's grading")
                 result.retry = True
-            else:
-                result = future.result()
+            except Exception as err:  # outside grade_task's own guard: the cluster's failure, not the notebook's
+                result = GradeResult.zero(source, sub.assignment, f"the grading cluster failed ({type(err).__name__}: "
+                                          f"{_shorten(str(err), 200)})")
+                result.retry = True
             future.release()
             del future
             record(sub, result, digest, timestamp)

@@ -61,12 +61,13 @@ class Engine:
     worker processes (default: one per core), or with ``scheduler``, how many to wait for (default 1)."""
 
     def __init__(self, scheduler: str | None = None, workers: int | None = None,
-                 allowed_failures: int = ALLOWED_FAILURES) -> None:
+                 allowed_failures: int = ALLOWED_FAILURES, timeout: float = CONNECT_TIMEOUT) -> None:
         if workers is not None and workers < 1:
             raise CourseError(f"--workers must be at least 1, got {workers}")
         self.scheduler = scheduler
         self.workers = workers
         self.allowed_failures = allowed_failures
+        self.timeout = timeout
         self.client: Any = None
         self.cluster: Any = None
 
@@ -105,16 +106,16 @@ class Engine:
                 self.client = Client(self.cluster)
             else:
                 try:
-                    self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT)
+                    self.client = Client(self.scheduler, timeout=self.timeout)
                 except (OSError, TimeoutError) as err:
                     raise CourseError(f"cannot reach the Dask scheduler at {self.scheduler}: {err}; start one with "
                                       f"`dask scheduler` and workers with `dask worker {self.scheduler}` "
                                       f"(see the README)") from None
                 try:
-                    self.client.wait_for_workers(self.workers or 1, timeout=CONNECT_TIMEOUT)
+                    self.client.wait_for_workers(self.workers or 1, timeout=self.timeout)
                 except TimeoutError:
                     raise CourseError(f"the Dask scheduler at {self.scheduler} has fewer than {self.workers or 1} "
-                                      f"worker(s) after {CONNECT_TIMEOUT} s; start them with "
+                                      f"worker(s) after {self.timeout:g} s; start them with "
                                       f"`dask worker {self.scheduler}`") from None
             self.check_workers()
         except BaseException:
