@@ -1,7 +1,8 @@
 """The program that runs inside the sandbox: execute a submission's cells, observe its functions.
 
-Started by :mod:`autograder.sandbox` as ``python -I _runner.py RESULT_FD`` in a fresh process,
-next to read-only binds of (or beside) ``runtime.py`` and ``wire.py``; it must not import the rest
+Started by :mod:`autograder.sandbox` as ``python -I _runner.py RESULT_FD`` in a fresh process (a
+cold start), or called in a forked child of a warm zygote (``zygote.py``, which imported everything
+with :func:`prepare` first: a warm start), next to read-only binds of (or beside) ``runtime.py`` and ``wire.py``; it must not import the rest
 of the project, which the sandbox does not contain. It reads its job from stdin (moved off fd 0, so
 the student's ``input()`` sees an empty stdin) in two parts, one JSON object each:
 
@@ -108,14 +109,40 @@ def _read_job(fd: int, until_eof: bool) -> dict:
     return json.loads(b"".join(chunks))
 
 
-def main() -> None:
-    out_fd = int(sys.argv[1])
+def prepare():
+    """Import what every run needs (torch, numpy and pandas through ``runtime``/``wire``, IPython): the
+    slow part of a start, done once by a warm start's zygote (:mod:`zygote`) before it forks."""
+    runtime, wire = _load("runtime"), _load("wire")
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    return runtime, wire, InteractiveShell, Config
+
+
+def serve(out_fd: int, prepared=None) -> None:
+    """Read the job's first part from fd 0, set its limits, and run it.
+
+    A cold start imports here, under the job's limits; a warm start's child (:mod:`zygote`) passes
+    what its zygote imported before forking (``prepared``), and is isolated already.
+    """
     job_fd = os.dup(0)  # the job channel, kept off stdin: the student's input() sees an empty stdin
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
     job = _read_job(job_fd, until_eof=False)  # cells and public cases; the hidden ones come last
+    for name, value in job.get("rlimits", {}).items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    run(job, job_fd, out_fd, prepared or prepare())
 
+
+def main() -> None:
+    """A cold start: ``python -I _runner.py RESULT_FD``."""
+    serve(int(sys.argv[1]))
+
+
+def run(job: dict, job_fd: int, out_fd: int, prepared) -> None:
+    """Run one job's cells, then its public cases, report, then read and run the hidden cases."""
+    runtime, wire, InteractiveShell, Config = prepared
     main_pid = os.getpid()
     max_message, too_big = int(job["max_message_bytes"]), str(job["too_big"])
 
@@ -130,12 +157,6 @@ def main() -> None:
             data = data[os.write(out_fd, data):]
 
     sys.stdout, sys.stderr = RawOutput(1), RawOutput(2)
-    for name, value in job.get("rlimits", {}).items():
-        resource.setrlimit(getattr(resource, name), (value, value))
-    runtime, wire = _load("runtime"), _load("wire")
-
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
 
     class Shell(InteractiveShell):
         """IPython's shell without a copy of every output in memory (IPython 9 tees stdout into

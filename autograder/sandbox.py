@@ -46,15 +46,20 @@ trusted work only; the command line exposes it as ``--unsandboxed``.
 
 from __future__ import annotations
 
+import array
+import atexit
 import builtins
 import contextlib
 import itertools
 import re
 import json
 import os
+import select
 import selectors
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -72,7 +77,7 @@ from autograder.safe_io import BadJSON, loads_bounded
 MODES = ("auto", "bwrap", "none")
 HERE = Path(__file__).resolve().parent
 #: Files the sandboxed program needs; they are bound read-only into the sandbox, nothing else of ours.
-RUNNER_FILES = ("_runner.py", "runtime.py", "wire.py")
+RUNNER_FILES = ("_runner.py", "runtime.py", "wire.py", "zygote.py")
 SANDBOX_LIB = "/grader"
 SANDBOX_TMP = "/tmp"
 SANDBOX_WORK = "/tmp/work"
@@ -238,10 +243,12 @@ def _job_uid() -> int:
     return UID_BASE + (os.getpid() % 4_194_304) * UIDS_PER_PROCESS + n
 
 
-def _bwrap_argv(result_fd: int, seccomp_fd: int | None) -> list[str]:
+def _bwrap_argv(result_fd: int, seccomp_fd: int | None, zygote_fd: int | None = None) -> list[str]:
     """The bubblewrap command line that starts the runner; see the module docstring.
 
-    ``seccomp_fd`` is a descriptor bubblewrap reads the compiled system-call filter from.
+    ``seccomp_fd`` is a descriptor bubblewrap reads the compiled system-call filter from. With
+    ``zygote_fd`` (a control socket), it starts a warm start's zygote instead (root only): no uid drop
+    (each child drops to its own), and the capabilities it needs to make each child's namespaces.
     """
     paths = _python_paths()
     _check_exposure(paths)
@@ -250,6 +257,8 @@ def _bwrap_argv(result_fd: int, seccomp_fd: int | None) -> list[str]:
     if root:  # no user namespace: root mapped to root would escape RLIMIT_NPROC; setpriv drops below
         argv += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                  "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        if zygote_fd is not None:
+            argv += ["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
     else:
         argv += ["--unshare-all"]
     # The private /tmp comes first: binds made after it sit on top of it, so an environment that
@@ -284,6 +293,8 @@ def _bwrap_argv(result_fd: int, seccomp_fd: int | None) -> list[str]:
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
     argv += ["--"]
+    if zygote_fd is not None:
+        return argv + [sys.executable, "-I", f"{SANDBOX_LIB}/zygote.py", str(zygote_fd)]
     if root:
         uid = str(_job_uid())
         argv += ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
@@ -459,12 +470,14 @@ class _Progress:
         return False
 
 
-def _process_tree(root_pid: int) -> dict[int, int]:
+def _process_tree(root_pid: int, skip: int = 0) -> dict[int, int]:
     """``root_pid`` and all its descendants, each with its private resident memory in bytes.
 
     Read from ``/proc``. Orphans inside the sandbox are re-parented to its PID namespace's init,
     itself a descendant of bwrap, so this sees every process of the sandbox. Anonymous pages shared
     after a fork are counted in each process: a fork bomb looks as big as it would become.
+    ``skip`` leaves out the top levels (a warm run's keeper and init: copies of the zygote that
+    only wait, whose pages are the zygote's) while still walking below them.
     """
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
@@ -481,12 +494,14 @@ def _process_tree(root_pid: int) -> dict[int, int]:
         pid, ppid = int(entry.name), int(stat[stat.rindex(b")") + 2:].split()[1])
         children.setdefault(ppid, []).append(pid)
         rss[pid] = max(int(statm[1]) - int(statm[2]), 0) * PAGE_SIZE
-    tree, todo = {}, [root_pid]
+    tree, seen, todo = {}, set(), [(root_pid, 0)]
     while todo:
-        pid = todo.pop()
-        if pid in rss and pid not in tree:
-            tree[pid] = rss[pid]
-            todo.extend(children.get(pid, ()))
+        pid, depth = todo.pop()
+        if pid in rss and pid not in seen:
+            seen.add(pid)
+            if depth >= skip:
+                tree[pid] = rss[pid]
+            todo.extend((child, depth + 1) for child in children.get(pid, ()))
     return tree
 
 
@@ -505,45 +520,23 @@ def _attempt(mode: str, env: dict[str, str], cwd: str, public_job: bytes, hidden
     once the runner says the public cases are done, the hidden cases. What starts the second part is
     a message the student's code could forge; it gains nothing by it, because ``progress.secret``
     turns true before the hidden inputs are written, and everything read after that is reduced to
-    its kind.
+    its kind. The process is a warm zygote's fresh child where that is possible (:class:`_Warm`),
+    else a cold start (:class:`_Cold`); the protocol and the limits are the same.
     """
     progress.start_attempt()
     group = cgroups.create(limits.memory_mb * 1024 * 1024) if mode == "bwrap" else None
-    filter_r, filter_w = os.pipe() if mode == "bwrap" else (None, None)
-    read_fd, write_fd = os.pipe()
-    inherited = (write_fd,) if filter_r is None else (write_fd, filter_r)
     try:
-        if filter_w is not None:
-            os.write(filter_w, seccomp.bpf(count_memory=group is not None))
-            os.close(filter_w)
-        argv = _argv(mode, write_fd, filter_r)
-        if group is not None:  # join the run's cgroup first: every process of the sandbox is born in it
-            argv = ["/bin/sh", "-c", 'echo $$ > "$0" || exit 125; exec "$@"', str(group.procs), *argv]
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                pass_fds=inherited, env=env, cwd=cwd, start_new_session=True)
+        handle = _start(mode, env, cwd, group)
     except BaseException:
-        os.close(read_fd)
         if group is not None:
             group.remove()
         raise
-    finally:
-        for fd in inherited:
-            os.close(fd)
 
-    def feed_stdin(data: bytes, close: bool) -> None:
-        try:
-            proc.stdin.write(data)
-            proc.stdin.flush()
-            if close:
-                proc.stdin.close()
-        except OSError:  # the process died before reading its job
-            pass
-
-    writers = [threading.Thread(target=feed_stdin, args=(public_job + b"\n", False), daemon=True)]
+    writers = [threading.Thread(target=handle.write_job, args=(public_job + b"\n", False), daemon=True)]
     writers[0].start()
     sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, "out")
-    sel.register(read_fd, selectors.EVENT_READ, "res")
+    sel.register(handle.out_fd, selectors.EVENT_READ, "out")
+    sel.register(handle.res_fd, selectors.EVENT_READ, "res")
     lines, received = _Lines(MAX_MESSAGE_BYTES), 0
     phase_end = min(deadline, time.monotonic() + STARTUP_TIMEOUT)
     next_check, max_memory = time.monotonic() + MEMORY_CHECK_INTERVAL, limits.memory_mb * 1024 * 1024
@@ -553,7 +546,7 @@ def _attempt(mode: str, env: dict[str, str], cwd: str, public_job: bytes, hidden
             now = time.monotonic()
             if now >= next_check:
                 next_check = now + MEMORY_CHECK_INTERVAL
-                if sum(_process_tree(proc.pid).values()) > max_memory:
+                if handle.memory() > max_memory:
                     reason = (f"MemoryError: the submission's processes used more than {limits.memory_mb} MB "
                               f"together (stopped by the grader)")
                     break
@@ -591,28 +584,25 @@ def _attempt(mode: str, env: dict[str, str], cwd: str, public_job: bytes, hidden
                             # from here on nothing the process says is kept verbatim, its output included
                             progress.secret = True
                             output.close("[output after the hidden checks started is not kept]")
-                            writers.append(threading.Thread(target=feed_stdin, args=(hidden_job(), True),
+                            writers.append(threading.Thread(target=handle.write_job, args=(hidden_job(), True),
                                                             daemon=True))
                             writers[1].start()
             if reason:
                 break
             if closed and not progress.done:
-                try:  # the results pipe closed: the process is ending; say how it ended
-                    status = proc.wait(timeout=2.0)
-                except subprocess.TimeoutExpired:
-                    status = None
-                reason = _death(status, output)
+                # the results pipe closed: the process is ending; say how it ended
+                reason = _death(handle.wait(timeout=2.0), output)
                 break
     finally:
-        _kill(proc)
+        handle.kill()
         oom = group.oom_kills() if group is not None else 0
         if group is not None:
             group.remove()  # kills whatever is left in it
         sel.close()
-        os.close(read_fd)
         for writer in writers:
             writer.join(timeout=1.0)
-        _drain(proc, output)
+        handle.drain(output)
+        handle.close()
     if progress.done:
         return None
     if oom and (reason is None or reason.startswith("ProcessDied")):
@@ -629,30 +619,6 @@ def _death(status: int | None, output: _Output) -> str:
         sig = -status if status < 0 else status - 128
         return f"ProcessDied: the process was killed by {_signal_name(sig)}"
     return f"ProcessDied: the process exited with status {status}"
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    """Kill the process, its group and its descendants (with bwrap, the whole sandbox dies with it).
-
-    Unsandboxed, a descendant that left both (a double fork) survives: one more reason to use bwrap.
-    """
-    if proc.poll() is None:
-        descendants = _process_tree(proc.pid)
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            proc.kill()
-        for pid in descendants:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        try:
-            proc.wait(timeout=5.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        _wait_gone(descendants)
-    else:
-        proc.wait()
 
 
 def _alive(pid: int) -> bool:
@@ -672,9 +638,8 @@ def _wait_gone(pids, timeout: float = 3.0) -> None:
         time.sleep(0.01)
 
 
-def _drain(proc: subprocess.Popen, output: _Output) -> None:
-    """Collect what is left in stdout without blocking on a descendant that still holds it."""
-    fd = proc.stdout.fileno()
+def _drain_fd(fd: int, output: _Output) -> None:
+    """Collect what is left in the output pipe without blocking on a descendant that still holds it."""
     os.set_blocking(fd, False)
     try:
         for _ in range(64):
@@ -684,7 +649,366 @@ def _drain(proc: subprocess.Popen, output: _Output) -> None:
             output.feed(chunk)
     except (BlockingIOError, OSError):
         pass
-    proc.stdout.close()
+
+
+def _start(mode: str, env: dict[str, str], cwd: str, group: cgroups.MemoryCgroup | None):
+    """One run's process: a warm zygote's child where possible (sandboxed, as root), else a cold start."""
+    if mode == "bwrap" and warm_start_enabled():
+        for attempt in range(2):  # a zygote that failed once is replaced; twice, and this process gives up
+            try:
+                return _Warm(_ZYGOTE, env, group)
+            except _WarmUnavailable as why:
+                if attempt:
+                    _ZYGOTE.give_up(str(why))
+    return _Cold(mode, env, cwd, group)
+
+
+class _Cold:
+    """A cold start: bubblewrap (or, unsandboxed, Python) started for this run; it imports everything."""
+
+    def __init__(self, mode: str, env: dict[str, str], cwd: str, group: cgroups.MemoryCgroup | None) -> None:
+        filter_r, filter_w = os.pipe() if mode == "bwrap" else (None, None)
+        read_fd, write_fd = os.pipe()
+        inherited = (write_fd,) if filter_r is None else (write_fd, filter_r)
+        try:
+            if filter_w is not None:
+                os.write(filter_w, seccomp.bpf(count_memory=group is not None))
+                os.close(filter_w)
+            argv = _argv(mode, write_fd, filter_r)
+            if group is not None:  # join the run's cgroup first: every process of the sandbox is born in it
+                argv = ["/bin/sh", "-c", 'echo $$ > "$0" || exit 125; exec "$@"', str(group.procs), *argv]
+            self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, pass_fds=inherited, env=env, cwd=cwd,
+                                         start_new_session=True)
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            for fd in inherited:
+                os.close(fd)
+        self.out_fd, self.res_fd = self.proc.stdout.fileno(), read_fd
+
+    def write_job(self, data: bytes, close: bool) -> None:
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.flush()
+            if close:
+                self.proc.stdin.close()
+        except (OSError, ValueError):  # the process died before reading its job
+            pass
+
+    def memory(self) -> int:
+        return sum(_process_tree(self.proc.pid).values())
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def kill(self) -> None:
+        """Kill the process, its group and its descendants (with bwrap, the whole sandbox dies with it).
+
+        Unsandboxed, a descendant that left both (a double fork) survives: one more reason to use bwrap.
+        """
+        proc = self.proc
+        if proc.poll() is None:
+            descendants = _process_tree(proc.pid)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                proc.kill()
+            for pid in descendants:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            try:
+                proc.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            _wait_gone(descendants)
+        else:
+            proc.wait()
+
+    def drain(self, output: _Output) -> None:
+        _drain_fd(self.out_fd, output)
+
+    def close(self) -> None:
+        os.close(self.res_fd)
+        self.proc.stdout.close()
+        with contextlib.suppress(OSError, ValueError):
+            self.proc.stdin.close()
+
+
+# ------------------------------------------------------------------------------------ warm start
+
+#: ``AUTOGRADER_COLD_START=1`` turns the warm start off: every run starts a fresh interpreter.
+COLD_START_VARIABLE = "AUTOGRADER_COLD_START"
+#: Seconds a zygote's child may take to say hello (it only forks and closes descriptors).
+SPAWN_TIMEOUT = 10.0
+
+
+class _WarmUnavailable(RuntimeError):
+    """No warm child could be had; the run starts cold (the message says why)."""
+
+
+def warm_start_enabled() -> bool:
+    """Whether sandboxed runs fork from a warm zygote (:mod:`autograder.zygote`) instead of starting cold.
+
+    Yes unless ``AUTOGRADER_COLD_START=1``, the grader is not root (the zygote makes each child's
+    namespaces with capabilities a non-root grader cannot give it without a user namespace, where a
+    child could not drop to a uid of its own), the Python installation lies under ``/tmp`` (each child
+    mounts a fresh ``/tmp``, which would hide it), or this process already found that a zygote cannot
+    start here.
+    """
+    if os.environ.get(COLD_START_VARIABLE) == "1" or os.geteuid() != 0 or _ZYGOTE.failed is not None:
+        return False
+    if not hasattr(os, "pidfd_open"):
+        return False
+    return not any(_inside(p, SANDBOX_TMP) for p in _python_paths())
+
+
+def _identity(pid: int) -> tuple | None:
+    """What must not change about a live zygote: its start time, its uid, and that nothing traces it."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        with open(f"/proc/{pid}/status", "rb") as f:
+            status = dict(line.split(b":", 1) for line in f.read().splitlines() if b":" in line)
+    except OSError:
+        return None
+    fields = stat[stat.rindex(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return fields[19], status.get(b"Uid", b"").split()[:1], status.get(b"TracerPid", b"").strip()
+
+
+class _Zygote:
+    """The one warm interpreter of this grading process, started on first use and reused by every run.
+
+    It is restarted when it died or when it no longer looks as it did when it said ready (another
+    start time, uid, or something tracing it): a zygote no student code can reach should never
+    change, so one that did is never used again. Its process is started from a thread of its own that
+    lives as long as this process, because bubblewrap's ``--die-with-parent`` follows the thread that
+    started it.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen | None = None
+        self.control: socket.socket | None = None
+        self.pid: int | None = None
+        self.stamp: tuple | None = None
+        self.stop_keeper: threading.Event | None = None
+        self.log = None
+        self.starts = 0
+        self.failed: str | None = None
+
+    def give_up(self, why: str) -> None:
+        """A zygote cannot be had here: cold starts from now on, said once."""
+        with self.lock:
+            self._stop()
+            if self.failed is None:
+                self.failed = why
+                print(f"autograder: no warm start ({why}); every submission starts a fresh interpreter",
+                      file=sys.stderr)
+
+    def _start(self) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        parent.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        filter_r, filter_w = os.pipe()
+        log = tempfile.TemporaryFile()
+        box: dict[str, Any] = {}
+        started, stop = threading.Event(), threading.Event()
+        try:
+            os.write(filter_w, seccomp.bpf(count_memory=True, zygote=True))
+            os.close(filter_w)
+            argv = _bwrap_argv(-1, filter_r, zygote_fd=child.fileno())
+
+            def keep() -> None:
+                try:
+                    box["proc"] = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                                   pass_fds=(child.fileno(), filter_r), cwd="/",
+                                                   env=_environment(SANDBOX_TMP), start_new_session=True)
+                except BaseException as err:  # noqa: BLE001 - handed to the starting thread
+                    box["error"] = err
+                started.set()
+                stop.wait()
+
+            threading.Thread(target=keep, daemon=True, name="autograder-zygote").start()
+            started.wait()
+        finally:
+            os.close(filter_r)
+            child.close()
+        if "error" in box:
+            parent.close()
+            raise _WarmUnavailable(f"the zygote could not be started: {box['error']}")
+        self.proc, self.control, self.stop_keeper, self.log = box["proc"], parent, stop, log
+        self.starts += 1
+        pid, msg = _receive_with_pid(parent, STARTUP_TIMEOUT)
+        if msg != b'{"t": "ready"}' or pid is None:
+            log.seek(0)
+            tail = log.read().decode(errors="replace").strip().splitlines()[-3:]
+            self._stop()
+            raise _WarmUnavailable(f"the zygote did not start{': ' + ' | '.join(tail) if tail else ''}")
+        self.pid, self.stamp = pid, _identity(pid)
+
+    def _healthy(self) -> bool:
+        return (self.proc is not None and self.proc.poll() is None and self.stamp is not None
+                and _identity(self.pid) == self.stamp)
+
+    def _stop(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5.0)
+        for thing in (self.control, self.log):
+            if thing is not None:
+                thing.close()
+        if self.stop_keeper is not None:
+            self.stop_keeper.set()
+        self.proc = self.control = self.pid = self.stamp = self.stop_keeper = self.log = None
+
+    def stop(self) -> None:
+        """Stop the zygote (and with it any child still running)."""
+        with self.lock:
+            self._stop()
+
+    def spawn(self, request: dict, fds: list[int]) -> None:
+        """Ask for one child holding ``fds``; (re)start the zygote first if it is not as it was."""
+        data = json.dumps(request).encode()
+        with self.lock:
+            for _ in range(2):
+                if not self._healthy():
+                    self._stop()
+                    self._start()
+                try:
+                    self.control.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+                    return
+                except OSError:
+                    self._stop()
+        raise _WarmUnavailable("the zygote does not take requests")
+
+    def discard(self) -> None:
+        """A child of this zygote misbehaved before any student code ran: never use the zygote again."""
+        with self.lock:
+            self._stop()
+
+
+_ZYGOTE = _Zygote()
+atexit.register(_ZYGOTE.stop)
+
+
+def _receive_with_pid(sock: socket.socket, timeout: float) -> tuple[int | None, bytes]:
+    """One message and its sender's pid as the kernel gives it (``SO_PASSCRED``), or ``(None, b"")``."""
+    ready, _, _ = select.select([sock], [], [], timeout)
+    if not ready:
+        return None, b""
+    try:
+        msg, ancillary, _, _ = sock.recvmsg(4096, socket.CMSG_SPACE(struct.calcsize("3i")))
+    except OSError:
+        return None, b""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= 12:
+            return struct.unpack("3i", data[:12])[0], msg
+    return None, msg
+
+
+class _Warm:
+    """A run in a fresh child of the warm zygote: fresh namespaces, ``/tmp``, uid, filter and cgroup.
+
+    The pipes are the grader's own, made for this run and handed to the child with the request; the
+    child's keeper (C) says hello, and the grader learns its pid from the kernel, moves it into the
+    run's memory cgroup (so that everything it forks is born there) and holds a pidfd of it (so that
+    a recycled pid can never be killed by mistake) before answering ``go``. See :mod:`autograder.zygote`.
+    """
+
+    #: The keeper and the namespace's init are copies of the zygote that only wait: their pages are
+    #: the zygote's, so the grader's own memory count starts below them.
+    SKIP = 2
+
+    def __init__(self, zygote: _Zygote, env: dict[str, str], group: cgroups.MemoryCgroup | None) -> None:
+        job_r, self.job_w = os.pipe()
+        self.out_fd, out_w = os.pipe()
+        self.res_fd, res_w = os.pipe()
+        self.sync, sync_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sync.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.pidfd: int | None = None
+        self.status: int | None = None
+        self.job_lock = threading.Lock()
+        request = {"uid": _job_uid(), "env": env, "seccomp": seccomp.bpf(count_memory=group is not None).hex(),
+                   "tmp": SANDBOX_TMP, "work": SANDBOX_WORK, "tmp_bytes": SCRATCH_BYTES, "shm_bytes": SHM_BYTES}
+        try:
+            try:
+                zygote.spawn(request, [job_r, out_w, res_w, sync_child.fileno()])
+            finally:
+                for fd in (job_r, out_w, res_w):
+                    os.close(fd)
+                sync_child.close()
+            self.pid, hello = _receive_with_pid(self.sync, SPAWN_TIMEOUT)
+            if self.pid is None or hello != b"hello":
+                zygote.discard()
+                raise _WarmUnavailable("the zygote's child did not start")
+            self.pidfd = os.pidfd_open(self.pid)
+            if group is not None:
+                group.procs.write_text(str(self.pid))
+            self.sync.send(b"go")
+        except BaseException:
+            self.kill()
+            self.close()
+            raise
+
+    def write_job(self, data: bytes, close: bool) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self.job_w, view):]
+        except (OSError, TypeError):  # the process died before reading its job, or the run is over
+            pass
+        if close:
+            self._close_job()
+
+    def _close_job(self) -> None:
+        with self.job_lock:
+            if self.job_w is not None:
+                os.close(self.job_w)
+                self.job_w = None
+
+    def memory(self) -> int:
+        return sum(_process_tree(self.pid, skip=self.SKIP).values()) if self.pid else 0
+
+    def wait(self, timeout: float) -> int | None:
+        if self.status is None:
+            ready, _, _ = select.select([self.sync], [], [], timeout)
+            if ready:
+                with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+                    self.status = int(json.loads(self.sync.recv(256))["status"])
+        return self.status
+
+    def kill(self) -> None:
+        """Kill the keeper and every process below it; the namespace's init takes the rest with it."""
+        if self.pidfd is None:
+            return
+        descendants = {p for p in _process_tree(self.pid) if p != self.pid}
+        for pid in descendants:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError, OSError):
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        _wait_gone(descendants | {self.pid})
+
+    def drain(self, output: _Output) -> None:
+        _drain_fd(self.out_fd, output)
+
+    def close(self) -> None:
+        self._close_job()
+        for fd in (self.out_fd, self.res_fd, self.pidfd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.out_fd = self.res_fd = self.pidfd = None
+        self.sync.close()
 
 
 # ------------------------------------------------------------------------------------ public API

@@ -58,9 +58,18 @@ class SeccompUnavailable(RuntimeError):
     """libseccomp or its binding is missing; the message says what to install."""
 
 
-@functools.lru_cache(maxsize=2)
-def bpf(count_memory: bool) -> bytes:
-    """The compiled filter (a BPF program for ``bwrap --seccomp``); cached per process."""
+#: What a warm start's zygote may still do (make a child's namespaces and file systems); its children
+#: add the whole filter on top before any student code runs (see :mod:`autograder.zygote`).
+ZYGOTE_ALLOWED = ("mount", "unshare")
+
+
+@functools.lru_cache(maxsize=4)
+def bpf(count_memory: bool, zygote: bool = False) -> bytes:
+    """The compiled filter (a BPF program for ``bwrap --seccomp``); cached per process.
+
+    ``zygote``: the filter of a warm start's zygote, which allows :data:`ZYGOTE_ALLOWED` and the
+    kinds of memory of :data:`UNCOUNTED_MEMORY` (each child's own filter decides those).
+    """
     try:
         import pyseccomp as sc
     except (ImportError, OSError) as err:  # OSError: libseccomp.so.2 missing
@@ -70,8 +79,10 @@ def bpf(count_memory: bool) -> bytes:
             f"requirements.lock pins)") from None
     flt = sc.SyscallFilter(defaction=sc.ALLOW)
     deny = sc.ERRNO(errno.EPERM)
-    for name in (*DENIED, *(() if count_memory else UNCOUNTED_MEMORY)):
-        flt.add_rule(deny, name)
+    denied = (*DENIED, *(() if count_memory or zygote else UNCOUNTED_MEMORY))
+    for name in denied:
+        if not (zygote and name in ZYGOTE_ALLOWED):
+            flt.add_rule(deny, name)
     flt.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
     for flag in NAMESPACE_FLAGS:
         flt.add_rule(deny, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
