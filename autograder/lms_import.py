@@ -311,8 +311,9 @@ def _is_newer(new: dict, old: dict) -> bool | None:
 
 
 def _same_submission(new: dict, old: dict) -> bool:
-    """Whether the provenance names the same LMS submission (so filing it again only repairs a half write)."""
-    keys = ("lms", "user_id", "file_id", "submitted_at", "member")
+    """Whether the provenance names the same LMS submission: filing it again updates what the LMS says about
+    it (Canvas's ``LATE`` mark after an extension, say) or repairs a half-done write."""
+    keys = ("lms", "user_id", "file_id", "submitted_at")
     return all(new.get(k) == old.get(k) for k in keys)
 
 
@@ -533,7 +534,7 @@ def import_main(args: argparse.Namespace) -> int:
     report = import_submissions(args.lms, args.zip, args.course_dir, args.assignment, args.worksheet,
                                 args.timezone)
     out = sys.stdout
-    for title, items in (("filed", report.filed), ("updated (a newer submission)", report.updated),
+    for title, items in (("filed", report.filed), ("updated", report.updated),
                          ("unchanged", report.unchanged)):
         print(f"{title}: {len(items)}", file=out)
         for item in items:

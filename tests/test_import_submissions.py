@@ -237,12 +237,12 @@ def test_canvas_second_import_changes_nothing_and_a_resubmission_updates_only_th
 
     status, out = _run(capsys, "canvas", str(first), "--course-dir", str(course))
     assert _tree(course) == before and {p: p.stat().st_mtime_ns for p in (course / "submitted").rglob("*")} == mtimes
-    assert "filed: 0" in out and "updated (a newer submission): 0" in out and "unchanged: 3" in out
+    assert "filed: 0" in out and "updated: 0" in out and "unchanged: 3" in out
 
     # alice resubmits after the due date: Canvas gives the new file a larger id and marks it LATE
     second = _zip(tmp_path / "canvas-2.zip", canvas_members("5010", 2, alice_late=True))
     status, out = _run(capsys, "canvas", str(second), "--course-dir", str(course))
-    assert "updated (a newer submission): 1" in out and "unchanged: 2" in out
+    assert "updated: 1" in out and "unchanged: 2" in out
     after = _tree(course)
     assert after[f"alice/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"] == _notebook("alice", 2)
     assert json.loads(after[f"alice/{ASSIGNMENT}/{PROVENANCE_FILE}"])["late"] is True
@@ -253,6 +253,16 @@ def test_canvas_second_import_changes_nothing_and_a_resubmission_updates_only_th
     status, out = _run(capsys, "canvas", str(first), "--course-dir", str(course))
     assert _tree(course) == after
     assert "not newer than the filed one" in _left(out)[f"smithalice_1001_5001_{ASSIGNMENT}.ipynb"]
+
+
+def test_canvas_late_mark_withdrawn_is_updated(course: Path, tmp_path: Path, capsys) -> None:
+    """The same Canvas file downloaded again without its LATE mark (an extension was granted) updates the mark."""
+    late = {f"smithalice_LATE_1001_5001_{ASSIGNMENT}.ipynb": _notebook("alice")}
+    _run(capsys, "canvas", str(_zip(tmp_path / "late.zip", late)), "--course-dir", str(course))
+    on_time = {f"smithalice_1001_5001_{ASSIGNMENT}.ipynb": _notebook("alice")}
+    status, out = _run(capsys, "canvas", str(_zip(tmp_path / "on-time.zip", on_time)), "--course-dir", str(course))
+    assert status == 0 and "updated: 1" in out
+    assert json.loads((_filed(course, "alice") / PROVENANCE_FILE).read_text())["late"] is False
 
 
 def test_a_submission_collected_otherwise_is_never_overwritten(course: Path, tmp_path: Path, capsys) -> None:
@@ -393,7 +403,7 @@ def test_moodle_second_import_and_resubmission(course: Path, tmp_path: Path, cap
     sheet2 = worksheet(tmp_path / "worksheet-2.csv", later)
     archive2 = _zip(tmp_path / "moodle-2.zip", moodle_members(alice_version=2))
     _status, out = _run(capsys, "moodle", str(archive2), "--worksheet", str(sheet2), *args)
-    assert "updated (a newer submission): 1" in out
+    assert "updated: 1" in out
     assert (_filed(course, "alice") / f"{ASSIGNMENT}.ipynb").read_bytes() == _notebook("alice", 2)
     assert read_timestamp(course, "alice", ASSIGNMENT) == _utc(later["alice"]) > DUE
     after = _tree(course)
