@@ -313,6 +313,8 @@ def _is_newer(new: dict, old: dict) -> bool | None:
 def _same_submission(new: dict, old: dict) -> bool:
     """Whether the provenance names the same LMS submission: filing it again updates what the LMS says about
     it (Canvas's ``LATE`` mark after an extension, say) or repairs a half-done write."""
+    if new.get("file_id") is None and new.get("submitted_at") is None:
+        return False  # nothing identifies it: a Moodle submission without a time
     keys = ("lms", "user_id", "file_id", "submitted_at")
     return all(new.get(k) == old.get(k) for k in keys)
 
