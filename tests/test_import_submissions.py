@@ -412,6 +412,19 @@ def test_moodle_second_import_and_resubmission(course: Path, tmp_path: Path, cap
     assert "not newer" in _left(out)[f"Alice Smith_{PARTICIPANT['alice']}_assignsubmission_file/{ASSIGNMENT}.ipynb"]
 
 
+def test_moodle_without_times_cannot_replace_a_filed_submission(course: Path, tmp_path: Path, capsys) -> None:
+    """With no time in the worksheet, which download is newer cannot be told: the filed one is kept, and said so."""
+    sheet = worksheet(tmp_path / "worksheet.csv", {})  # every participant's time is "-"
+    first = {f"Alice Smith_{PARTICIPANT['alice']}_assignsubmission_file/{ASSIGNMENT}.ipynb": _notebook("alice")}
+    _run(capsys, "moodle", str(_zip(tmp_path / "1.zip", first)), "--course-dir", str(course), "--worksheet", str(sheet))
+    assert not (_filed(course, "alice") / "timestamp.txt").exists()
+    second = {name: _notebook("alice", 2) for name in first}
+    _status, out = _run(capsys, "moodle", str(_zip(tmp_path / "2.zip", second)), "--course-dir", str(course),
+                        "--worksheet", str(sheet))
+    assert "cannot tell which is newer" in _left(out)[next(iter(first))]
+    assert (_filed(course, "alice") / f"{ASSIGNMENT}.ipynb").read_bytes() == _notebook("alice")
+
+
 def test_the_import_does_not_load_torch(course: Path, tmp_path: Path) -> None:
     """An import is file work: the module must not pay for the grader's imports (torch: seconds)."""
     archive = _zip(tmp_path / "canvas.zip", {f"smithalice_1001_6001_{ASSIGNMENT}.ipynb": _notebook("alice")})
