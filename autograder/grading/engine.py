@@ -99,7 +99,10 @@ class Engine:
         try:
             if self.scheduler is None:
                 n = self.workers or os.cpu_count() or 1
-                with dask.config.set({"distributed.scheduler.allowed-failures": self.allowed_failures}):
+                # one task per worker thread at a time: a notebook that kills its worker is never
+                # blamed on (and never costs a try of) a task merely queued behind it
+                with dask.config.set({"distributed.scheduler.allowed-failures": self.allowed_failures,
+                                      "distributed.scheduler.worker-saturation": 1.0}):
                     self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                                                 dashboard_address=None, worker_dashboard_address=None,
                                                 silence_logs=logging.ERROR)
