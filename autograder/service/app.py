@@ -363,7 +363,7 @@ class ReportFiles(Base, tornado.web.StaticFileHandler):
 
     def prepare(self) -> None:
         Base.prepare(self)
-        if self.current_user is not None:
+        if not self._finished:
             self.require(INSTRUCTOR)
 
     def set_default_headers(self) -> None:
@@ -472,7 +472,8 @@ class ApiFeedbackHandler(FeedbackHandler):
 class NotFound(Base):
     def prepare(self) -> None:
         Base.prepare(self)
-        raise refused(404, "not found")
+        if not self._finished:  # not already sent to the sign-in page
+            raise refused(404, "not found")
 
 
 def make_app(service: Service) -> tornado.web.Application:
