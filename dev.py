@@ -68,6 +68,7 @@ def ensure_env() -> None:
 #: Debian packages the tests need: a real browser for the site checks, bubblewrap and libseccomp (its
 #: system-call filter) for the grading sandbox.
 SYSTEM_PACKAGES = {"chromium": "/usr/bin/chromium", "bubblewrap": "/usr/bin/bwrap",
+                   "postgresql": "/usr/lib/postgresql",  # the grading service's PostgreSQL tests (initdb, pg_ctl)
                    "libseccomp2": "/usr/lib/x86_64-linux-gnu/libseccomp.so.2"}
 
 

@@ -217,6 +217,18 @@ class Postgres:
     datadir: Path
     run_as: list[str]
 
+    def new_database(self, name: str) -> str:
+        """A new, empty database on this server; its URL."""
+        from sqlalchemy import create_engine, text
+
+        from autograder.service.db import normalise_url
+
+        engine = create_engine(normalise_url(self.url), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        return self.url.rsplit("/", 1)[0] + "/" + name
+
     def stop(self) -> None:
         subprocess.run([*self.run_as, _pg_bin("pg_ctl"), "-D", str(self.datadir), "-m", "fast", "stop"],
                        capture_output=True, timeout=60)
