@@ -112,8 +112,9 @@ def test_no_due_date_or_no_time_is_on_time(tmp_path: Path) -> None:
 
 
 def test_extensions_per_assignment_and_for_every_assignment(tmp_path: Path) -> None:
+    every = f'"{EVERY_ASSIGNMENT}"'
     write_policy(tmp_path, f'policy = "zero"\n[extensions]\nalice = {{ {NAME} = 2, other = 1 }}\n'
-                           f'bob = {{ "{EVERY_ASSIGNMENT}" = 0.5 }}\ncarol = {{ "{EVERY_ASSIGNMENT}" = 3, {NAME} = 1 }}\n')
+                           f'bob = {{ {every} = 0.5 }}\ncarol = {{ {every} = 3, {NAME} = 1 }}\n')
     policy = load_policy(tmp_path)
     assert policy.extension("alice", NAME) == timedelta(days=2)
     assert policy.extension("alice", "ch9") is None
