@@ -1,9 +1,10 @@
 """The program that runs inside the sandbox: execute a submission's cells, observe its functions.
 
 Started by :mod:`autograder.sandbox` as ``python -I _runner.py RESULT_FD`` in a fresh process (a
-cold start), or called in a forked child of a warm zygote (``zygote.py``, which imported everything
-with :func:`prepare` first: a warm start), next to read-only binds of (or beside) ``runtime.py`` and ``wire.py``; it must not import the rest
-of the project, which the sandbox does not contain. It reads its job from stdin (moved off fd 0, so
+cold start), or called (:func:`serve`) in a forked child of a warm zygote (``zygote.py``, which
+imported everything with :func:`prepare` first), next to read-only binds of (or beside)
+``runtime.py`` and ``wire.py``; it must not import the rest of the project, which the sandbox does
+not contain. It reads its job from stdin (moved off fd 0, so
 the student's ``input()`` sees an empty stdin) in two parts, one JSON object each:
 
     {"cells": [code, ...], "skip_cells": {index: reason}, "cell_timeout": seconds,

@@ -32,9 +32,16 @@ reduced to its kind (:func:`reduce_error`, ``CaseOutcome.secret``) and its outpu
 See ``docs/DESIGN.md``, "Sandbox and protocol", for why that holds although the student's code can
 forge any message.
 
-Measured here (2 cores, torch 2.13 CPU): a run costs what starting Python and importing torch,
-pandas and IPython cost (about 1.5-2 s); bwrap adds under 0.1 s. Nothing is preloaded: each
-submission gets a fresh interpreter.
+Warm start (the default where the grader runs as root): a run does not start Python. A zygote per
+grading process (:mod:`autograder.zygote`, started on first use under bubblewrap as above, kept for
+every later run) has imported torch, numpy, pandas and IPython once and forks one child per run, which
+unshares new mount, PID, IPC, network and UTS namespaces, mounts a fresh ``/tmp``, ``/dev/shm`` and
+``/proc``, joins the run's memory cgroup, drops to the run's uid and installs the seccomp filter before
+any student code runs (:class:`_Warm`). The zygote never holds a submission's cells or inputs, and it
+is replaced when it died or something traces it. ``AUTOGRADER_COLD_START=1`` turns it off; without
+root, a cold start is used (:func:`warm_start_enabled` says why). Measured here (2 cores, torch 2.13
+CPU, ``benchmarks/warm_start.py``): a cold start costs what starting Python and importing torch,
+pandas and IPython cost (about 1.5-2 s; bwrap adds under 0.1 s), a warm one a fork and the namespaces.
 
 A cell or a call that kills the process (``os._exit``, a segfault, a time limit) is recorded as that
 cell's or case's error and the submission is replayed in a new process without it, a few times at
@@ -954,9 +961,11 @@ class _Warm:
             if group is not None:
                 group.procs.write_text(str(self.pid))
             self.sync.send(b"go")
-        except BaseException:
+        except BaseException as err:
             self.kill()
             self.close()
+            if isinstance(err, OSError):  # e.g. the child died before joining its cgroup
+                raise _WarmUnavailable(f"the zygote's child could not be set up ({err})") from None
             raise
 
     def write_job(self, data: bytes, close: bool) -> None:

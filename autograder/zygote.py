@@ -11,8 +11,8 @@ with it: the job pipe, the output pipe, the results pipe and a socket of the run
 - **C**, the run's keeper, puts the four descriptors on 0-4 and closes every other one (the control
   socket included), says hello on the run's socket (the grader reads C's pid from the kernel's
   credentials, moves it into the run's memory cgroup and answers ``go``), then unshares new mount,
-  PID, IPC, network and UTS namespaces, mounts a fresh size-capped tmpfs on ``/tmp`` (with
-  ``/tmp/work``; ``$HOME`` is ``/tmp``) and on ``/dev/shm``, and forks
+  PID, IPC, network, UTS and cgroup namespaces, mounts a fresh size-capped tmpfs on ``/tmp`` (with
+  ``/tmp/work``; ``$HOME`` is ``/tmp``) and on ``/dev/shm``, a new ``/dev/pts``, and forks
 - **P1**, PID 1 of the new PID namespace: it mounts a ``/proc`` of that namespace (the zygote and
   every other run are not in it), forks the runner, installs the full filter on itself and reaps
   until the runner ends; then it exits with the runner's status (128 + signal, as bubblewrap does),
@@ -45,8 +45,8 @@ import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = (0x00020000, 0x04000000, 0x08000000,
-                                                                       0x20000000, 0x40000000)
+CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = (
+    0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x20000000, 0x40000000)
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (1, 2, 4, 8, 32, 4096, 1 << 14,
                                                                                 1 << 18)
 #: Parts of ``/proc`` bubblewrap makes read-only; a child's own ``/proc`` gets the same.
@@ -181,12 +181,16 @@ def _keeper(request: dict, fds: list[int], runner, prepared) -> None:
     sync.send(b"hello")  # the grader reads this process's pid from the kernel's credentials
     if sync.recv(16) != b"go":
         os._exit(0)
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS), "unshare")
+    # in the run's cgroup by now: a cgroup namespace makes it the root of what the run sees
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS),
+           "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", request["tmp"], "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(request['tmp_bytes'])},mode=1777")
     os.mkdir(request["work"])
     os.chmod(request["work"], 0o777)
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(request['shm_bytes'])},mode=1777")
+    if os.path.isdir("/dev/pts"):  # its own pseudo-terminals (/dev/ptmx points into it), as bubblewrap makes
+        _mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=620")
     pid = os.fork()
     if pid == 0:
         try:
