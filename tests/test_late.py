@@ -400,3 +400,25 @@ def test_grade_all_sees_a_changed_policy_or_due_date(course: Path) -> None:
     write_policy(course, 'policy = "zero"\npercent_per_day = 3\n')
     with pytest.raises(CourseError, match="unknown setting"):
         late_fingerprint(course, NAME)
+
+
+def test_save_reads_only_plain_files_of_the_submission(course: Path) -> None:
+    """A ``timestamp.txt`` or ``submission_secret.txt`` that is a FIFO, a link or oversized is ignored
+    (the time is unknown, so on time; the feedback gets a secret of its own), never followed or waited on."""
+    import os
+
+    write_policy(course, 'policy = "zero"\n')
+    set_due_date(course, DUE - timedelta(days=365))
+    folder = course / "submitted" / "mallory" / NAME
+    folder.mkdir(parents=True)
+    os.mkfifo(folder / "submission_secret.txt")
+    (folder / "timestamp.txt").symlink_to("/dev/zero")
+    record(course, "mallory", None)
+    assert stored(course, "mallory")["late_penalty"] == 0 and stored(course, "mallory")["late"]["submitted"] is None
+    feedback_dir = course / "feedback" / "mallory" / NAME
+    assert (feedback_dir / "timestamp.txt").read_text() == ""
+    assert len((feedback_dir / "submission_secret.txt").read_text()) == 128
+    (folder / "timestamp.txt").unlink()
+    (folder / "timestamp.txt").write_text("9" * 100_000)
+    record(course, "mallory", None)
+    assert stored(course, "mallory")["late_penalty"] == 0
