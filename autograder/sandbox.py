@@ -903,8 +903,19 @@ class _Zygote:
             self._stop()
 
 
+    def forget(self) -> None:
+        """In a process forked from this one: the zygote is the parent's; never use it nor stop it."""
+        self.lock = threading.Lock()
+        for thing in (self.control, self.log):
+            if thing is not None:
+                with contextlib.suppress(OSError):
+                    thing.close()
+        self.proc = self.control = self.pid = self.stamp = self.stop_keeper = self.log = None
+
+
 _ZYGOTE = _Zygote()
 atexit.register(_ZYGOTE.stop)
+os.register_at_fork(after_in_child=_ZYGOTE.forget)
 
 
 def _receive_with_pid(sock: socket.socket, timeout: float) -> tuple[int | None, bytes]:

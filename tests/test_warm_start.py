@@ -357,3 +357,24 @@ def test_runs_in_parallel_threads_share_the_zygote(fresh_zygote):
             [H.SETUP, hostile_leftovers(token), *H.honest_cells()], CALLS, LIMITS, sandbox="bwrap"), range(4)))
     assert [r for i, r in enumerate(results) if i % 2] == [alone, alone]
     assert zygote_state() == state
+
+
+def test_a_forked_grading_process_leaves_its_parents_zygote_alone(fresh_zygote):
+    """A pool that forks a grading process: the child starts its own zygote; the parent's keeps running."""
+    token = f"2007.{uuid.uuid4().int % 10**9}"
+    alone = honest(token)
+    state = zygote_state()
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - reported through the pipe
+        try:
+            ok = honest(token) == alone and sandbox._ZYGOTE.pid not in (None, state[0])
+            os.write(write_end, b"ok" if ok else b"wrong")
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(child, 0)
+    with os.fdopen(read_end, "rb") as f:
+        assert f.read() == b"ok"
+    assert zygote_state() == state and sandbox._ZYGOTE._healthy()
+    assert honest(token) == alone
