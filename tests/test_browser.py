@@ -6,6 +6,12 @@ Every request that leaves the site is blocked and is an error: a page must rende
 (its math typeset by the site's own MathJax, see ``autograder/offline_math.py``), and no request
 may fail. The chapter list is opened and closed at a phone's width and at a desktop's.
 
+Accessibility: axe-core (bundled by the pinned ``axe-playwright-python``, injected into the page)
+checks every page at 400 px and 1400 px, in light and dark mode, against WCAG 2.0/2.1 A and AA
+(options and report in ``tests/test_accessibility.py``), and must find nothing; a page whose figure
+loses its description must make it report ``image-alt``. The chapter list, the search, the solution
+toggles and the download buttons are reached with Tab and opened with Enter or Space alone.
+
 Outside CI (``CI`` not ``true``) the tests are skipped when ``/usr/bin/chromium`` is missing, with
 the command that installs it; in CI they fail instead.
 """
@@ -243,4 +249,169 @@ def test_page_contents_open_on_a_phone(page, base_url: str) -> None:
     entry.wait_for(state="visible")
     page.keyboard.press("Escape")
     entry.wait_for(state="hidden")
+    assert not page.problems.items, "\n".join(page.problems.items)
+
+
+# --- accessibility: axe-core's WCAG 2.0/2.1 A and AA rules, and the keyboard alone ----------------
+
+#: Every page of the site: the book's pages, the search page with its results, the general index.
+SCANNED = [f"{d}.html" for d in DOCNAMES] + [f"search.html?q={SEARCH_TERM}", "genindex.html"]
+MODES = ["light", "dark"]
+#: The element that has the keyboard's focus, in a few words (for a failure's message).
+_ACTIVE_JS = """() => { const e = document.activeElement;
+  return `${e.tagName.toLowerCase()}.${String(e.className).split(' ').join('.')} ${(e.innerText || e.ariaLabel || '').trim().slice(0, 40)}` }"""
+
+
+@pytest.fixture(scope="module")
+def axe():
+    """axe-core as bundled by the pinned axe-playwright-python (injected into each page; nothing downloaded)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe()
+
+
+def _set_mode(page, mode: str) -> None:
+    """Open every page of this tab in ``mode``, as the theme's colour button leaves it (its localStorage keys)."""
+    page.add_init_script(f"localStorage.setItem('mode', '{mode}'); localStorage.setItem('theme', '{mode}');")
+
+
+def _open_for_axe(page, url: str, size: dict, mode: str) -> None:
+    _set_mode(page, mode)
+    page.set_viewport_size(size)
+    page.goto(url, wait_until="load")
+    assert page.evaluate("document.documentElement.dataset.theme") == mode, f"the page did not open in {mode} mode"
+    page.wait_for_function(_MATH_DONE_JS)
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    if "search.html?q=" in url:
+        page.locator("ul.search li").first.wait_for(state="visible")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone-400px", "desktop-1400px"])
+@pytest.mark.parametrize("url", SCANNED)
+def test_no_accessibility_violations(page, base_url: str, axe, url: str, size: dict, mode: str) -> None:
+    """axe-core finds no violation of WCAG 2.0/2.1 A and AA on the page, at this width, in this mode."""
+    from test_accessibility import AXE_OPTIONS, axe_violations
+
+    _open_for_axe(page, base_url + url, size, mode)
+    response = axe.run(page, options=AXE_OPTIONS).response
+    assert response["passes"], "control: axe-core checked no rule on the page"
+    lines = axe_violations(response)
+    assert not lines, (f"{url} at {size['width']} px in {mode} mode: axe-core {response['testEngine']['version']} "
+                       f"finds {len(response['violations'])} violated rules:\n" + "\n".join(lines))
+    assert not page.problems.items, "\n".join(page.problems.items)
+
+
+def test_axe_reports_a_figure_whose_description_is_removed(page, base_url: str, axe) -> None:
+    """The scan is not blind: a built chapter page whose first figure loses its ``alt`` is a violation."""
+    from test_accessibility import AXE_OPTIONS, axe_violations
+
+    _open_for_axe(page, base_url + f"{SEARCH_PAGE}.html", DESKTOP, "light")
+    assert not axe.run(page, options=AXE_OPTIONS).response["violations"], "control: the page as built passes"
+    src = page.eval_on_selector(".cell_output img", "img => { img.removeAttribute('alt'); return img.getAttribute('src') }")
+    response = axe.run(page, options=AXE_OPTIONS).response
+    assert [(v["id"], v["impact"], len(v["nodes"])) for v in response["violations"]] == [("image-alt", "critical", 1)]
+    assert src in response["violations"][0]["nodes"][0]["html"]
+    assert axe_violations(response)[0].startswith("image-alt (critical)")
+
+
+def _tab_to(page, predicate: str, what: str, limit: int = 400) -> None:
+    """Press Tab until the focused element satisfies the JavaScript ``predicate`` (an ``el => ...``)."""
+    seen = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"() => ({predicate})(document.activeElement)"):
+            return
+        seen.append(page.evaluate(_ACTIVE_JS))
+    pytest.fail(f"{limit} presses of Tab never reached {what}; the last elements focused: {seen[-6:]}")
+
+
+def _matches(selector: str) -> str:
+    return f"el => el.matches({selector!r})"
+
+
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone-400px", "desktop-1400px"])
+def test_chapter_list_works_from_the_keyboard(page, base_url: str, size: dict) -> None:
+    """Tab to the chapter list (on a phone, through its menu button and Enter) and follow a chapter with Enter."""
+    start, target = DOCNAMES[1], DOCNAMES[2]
+    page.set_viewport_size(size)
+    page.goto(base_url + f"{start}.html", wait_until="load")
+    link = _chapter_link(page, target)
+    if size is PHONE:
+        assert not link.is_visible()
+        _tab_to(page, _matches(".primary-toggle"), "the menu button")
+        page.keyboard.press("Enter")
+        link.wait_for(state="visible")
+    _tab_to(page, _matches(f"nav.bd-docs-nav a.reference.internal[href$='{Path(target).name}.html']"),
+            f"the chapter list's link to {target}")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(re.escape(f"{target}.html")))
+    assert not page.problems.items, "\n".join(page.problems.items)
+
+
+@pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone-400px", "desktop-1400px"])
+def test_search_works_from_the_keyboard(page, base_url: str, size: dict) -> None:
+    """Tab to the search button, open it with Enter, type, and Enter shows the results."""
+    page.set_viewport_size(size)
+    page.goto(base_url + f"{DOCNAMES[1]}.html", wait_until="load")
+    _tab_to(page, _matches(".search-button__button"), "the search button")
+    page.keyboard.press("Enter")
+    page.locator("#pst-search-dialog input[name=q]").wait_for(state="visible")
+    assert page.evaluate("document.activeElement.name") == "q", "the search field does not have the focus"
+    page.keyboard.type(SEARCH_TERM)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"search\.html\?q="))
+    results = page.locator("ul.search li")
+    results.first.wait_for(state="visible")
+    hrefs = [results.nth(i).locator("a").first.get_attribute("href") or "" for i in range(results.count())]
+    assert any(SEARCH_PAGE in href for href in hrefs), f"searching {SEARCH_TERM!r} from the keyboard gave {hrefs}"
+    assert not page.problems.items, "\n".join(page.problems.items)
+
+
+def test_solution_toggles_work_from_the_keyboard(page, base_url: str) -> None:
+    """Tab to each of the first two "Show solution" toggles; Enter opens one, Space the other."""
+    page.set_viewport_size(DESKTOP)
+    page.goto(base_url + f"{SEARCH_PAGE}.html", wait_until="load")
+    toggles = page.locator("details.hide.above-input", has_text=book.SHOW_SOLUTION)
+    assert toggles.count() >= 2, "control: the page has two solutions to open"
+    is_toggle = f"el => el.tagName === 'SUMMARY' && el.textContent.includes({book.SHOW_SOLUTION!r})"
+    for i, key in enumerate(["Enter", " "]):
+        code = toggles.nth(i).locator(".cell_input pre")
+        assert not code.is_visible()
+        _tab_to(page, is_toggle, f"solution toggle {i + 1}")
+        page.keyboard.press(key)
+        code.wait_for(state="visible")
+        assert "def " in code.inner_text() or "class " in code.inner_text()
+    assert not page.problems.items, "\n".join(page.problems.items)
+
+
+def test_download_buttons_work_from_the_keyboard(page, base_url: str) -> None:
+    """The header's download menu opens with Enter and its items fetch the page's .ipynb and .md; the
+    chapter's "Do the exercises" link downloads the student notebook."""
+    name = Path(SEARCH_PAGE).name
+    page.set_viewport_size(DESKTOP)
+    page.goto(base_url + f"{SEARCH_PAGE}.html", wait_until="load")
+    menu = page.locator(".dropdown-download-buttons .dropdown-menu")
+    assert not menu.is_visible()
+    _tab_to(page, _matches(".dropdown-download-buttons button.dropdown-toggle"), "the download menu's button")
+    page.keyboard.press("Enter")
+    menu.wait_for(state="visible")
+    for item, suffix in ((".btn-download-notebook-button", ".ipynb"), (".btn-download-source-button", ".md")):
+        page.keyboard.press("ArrowDown")
+        assert page.evaluate(f"document.activeElement.matches({item!r})"), \
+            f"ArrowDown did not reach the {suffix} item: {page.evaluate(_ACTIVE_JS)}"
+        wanted = f"_sources/{SEARCH_PAGE}{suffix}"
+        with page.context.expect_event("response", lambda r: r.url.endswith(wanted)) as fetched:
+            page.keyboard.press("Enter")
+        assert fetched.value.status == 200, f"{wanted}: HTTP {fetched.value.status}"
+        page.bring_to_front()
+        if not menu.is_visible():  # the item's new tab took the focus away and the menu closed: open it again
+            _tab_to(page, _matches(".dropdown-download-buttons button.dropdown-toggle"), "the download menu's button")
+            page.keyboard.press("Enter")
+            menu.wait_for(state="visible")
+            page.keyboard.press("ArrowDown")
+    _tab_to(page, _matches("a.reference.download"), "the Do the exercises download")
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    assert download.value.suggested_filename == f"{name}.ipynb"
     assert not page.problems.items, "\n".join(page.problems.items)
