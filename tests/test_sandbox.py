@@ -324,8 +324,9 @@ def test_cli_refuses_to_grade_without_bubblewrap(tmp_path):
 
 
 @pytest.mark.skipif(not HAVE_BWRAP, reason="bubblewrap is not installed")
-def test_sandbox_command_binds_no_project_folder():
-    argv = sandbox._bwrap_argv(3, 4)
+@pytest.mark.parametrize("zygote_fd", [None, 5], ids=["cold start", "warm zygote"])
+def test_sandbox_command_binds_no_project_folder(zygote_fd):
+    argv = sandbox._bwrap_argv(3, 4, zygote_fd=zygote_fd)
     bound = [argv[i + 2] for i, a in enumerate(argv) if a in ("--ro-bind", "--bind")]
     root = str(PROJECT_ROOT.resolve())
     for dest in bound:
