@@ -171,6 +171,33 @@ def test_page_has_every_student_and_both_variants_of_every_plot(klass: ClassSpec
     assert f"late, −{penalty:g}" in rows
 
 
+def test_every_plot_is_described_from_the_class_numbers(klass: ClassSpec, page: Path) -> None:
+    """Each plot's text alternative says what it shows, in at least a few sentences, with the class's
+    own numbers (checked against the generator's ground truth), never a file name."""
+    from test_accessibility import MIN_FIGURE_WORDS, description_problems, images
+
+    text = page.read_text(encoding="utf-8")
+    assert description_problems(text, "report", numbers=set()) == []
+    alts = {Path(src).name.removesuffix("-light.png"): alt for src, alt, _ in images(text)}
+    assert set(alts) == {"scores", "exercises", "checks", "timeline", "students"}
+    short = {name: alt for name, alt in alts.items() if len(alt.split()) < MIN_FIGURE_WORDS}
+    assert not short, f"descriptions too short to say what the plot shows and what to notice: {short}"
+    students = {*klass.students, *(s for s, _c in klass.outcomes)}
+    for chapter in CHAPTERS:
+        submitted = sum(1 for (_s, c) in klass.outcomes if c == chapter)
+        late = sum(1 for (s, c) in klass.times if c == chapter and klass.is_late(s, c))
+        assert f"{chapter}: {submitted} submissions" in alts["scores"]
+        assert f"{chapter}: {submitted} submitted, {late} after the due date" in alts["timeline"]
+    missing = sum(1 for sid in students for chapter in CHAPTERS if klass.score(sid, chapter) is None)
+    low = sum(1 for sid in students for c in CHAPTERS
+              if klass.score(sid, c) is not None and klass.score(sid, c) / klass.max_score(c) < report.LOW_PERCENT / 100)
+    assert f"{missing} submissions are missing and {low} scores are below {report.LOW_PERCENT:g}%" in alts["students"]
+    failing = _failing(klass)
+    rate = {key: sum(kinds.values()) / sum(1 for (_s, c) in klass.outcomes if c == key[0]) for key, kinds in failing.items()}
+    chapter, exercise = min(failing, key=lambda key: (-rate[key], -sum(failing[key].values()), *key))
+    assert f"Most failed: {chapter}: {exercise}, by {100 * rate[(chapter, exercise)]:.0f}%" in alts["exercises"]
+
+
 def test_errors_are_clear(tmp_path: Path, capsys) -> None:
     assert cli_main(["report", "--course-dir", str(tmp_path / "nowhere")]) == 2
     assert "no course folder" in capsys.readouterr().err

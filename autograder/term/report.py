@@ -37,6 +37,8 @@ THEMES = {"light": {"text": "#1d1d1f", "grid": "#c8c8c8"}, "dark": {"text": "#e8
 PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c",
            "#ccb974", "#64b5cd")
 MISSING_COLOUR = "#8c8c8c"
+#: How many of the most failed checks the checks' plot shows.
+TOP_CHECKS = 20
 
 
 # ------------------------------------------------------------------------------------ the numbers
@@ -218,7 +220,7 @@ def plot_exercises(stats: list[ExerciseStats], theme: str):
     return fig
 
 
-def plot_checks(stats: list[CheckStats], theme: str, top: int = 20):
+def plot_checks(stats: list[CheckStats], theme: str, top: int = TOP_CHECKS):
     """The checks that failed first most often."""
     shown = stats[:top]
     colours = THEMES[theme]
@@ -317,6 +319,60 @@ _SECTIONS = (("scores", "Score distribution"), ("exercises", "Exercises that fai
              ("students", "Every student"))
 
 
+# What each plot shows and what to notice, in words, for a reader who cannot see it (its ``alt``). Each
+# is made from the same numbers as its plot and names the table beside it, which holds all of them.
+
+
+def describe_scores(record: ClassRecord) -> str:
+    parts = []
+    for a in record.assignments:
+        values = [100 * s.fraction for s in record.submissions.values() if s.assignment == a.name]
+        parts.append(f"{a.name}: {len(values)} submissions, mean {sum(values) / len(values):.0f}%, from "
+                     f"{min(values):.0f}% to {max(values):.0f}%" if values else f"{a.name}: no submission")
+    return ("Histograms of the final scores in percent, one per assignment, each with a dashed line at its "
+            f"mean. {'; '.join(parts)}. The table below gives each assignment's numbers.")
+
+
+def describe_exercises(stats: list[ExerciseStats]) -> str:
+    head = ("Horizontal bars, one per exercise, of the share of submissions that failed it, the most failed "
+            "at the top, each bar split by the kind of failure.")
+    if not stats:
+        return f"{head} No exercise was graded."
+    worst = stats[0]
+    kinds = ", ".join(f"{k} {n}" for k, n in worst.kinds.most_common()) or "no failure"
+    passed = sum(1 for s in stats if not s.failed)
+    clean = (f"{passed} of {len(stats)} exercises were passed by every submission." if passed
+             else "Every exercise failed at least once.")
+    return (f"{head} Most failed: {worst.assignment}: {worst.exercise}, by {100 * worst.rate:.0f}% of "
+            f"{worst.submissions} submissions (by kind: {kinds}). {clean} The table below lists every exercise "
+            "with its kinds of failure.")
+
+
+def describe_checks(stats: list[CheckStats], top: int = TOP_CHECKS) -> str:
+    head = (f"Horizontal bars of the checks that failed first most often (the {min(top, len(stats))} most "
+            f"frequent of {len(stats)}), as a share of the submissions of their assignment.")
+    if not stats:
+        return f"{head} No check failed."
+    first = stats[0]
+    return (f"{head} Most often: {first.assignment}: {first.exercise}: {first.check}, in "
+            f"{100 * first.rate:.0f}% of submissions. The table below lists every check that failed.")
+
+
+def describe_timeline(times: list[Timing]) -> str:
+    parts = [f"{t.assignment}: {len(t.times) + t.unknown} submitted, {t.late} after the due date" for t in times]
+    return ("Submissions so far against time, one rising step line per assignment, with its due date as a "
+            f"dashed vertical line of the same colour. {'; '.join(parts)}. The table below gives the numbers.")
+
+
+def describe_students(record: ClassRecord, low_percent: float = LOW_PERCENT) -> str:
+    missing = sum(1 for st in record.students for a in record.assignments if record.submission(st.id, a.name) is None)
+    low = sum(1 for s in record.submissions.values() if 100 * s.fraction < low_percent)
+    return (f"A grid of the {len(record.students)} students (rows) by the {len(record.assignments)} assignments "
+            "(columns), each cell coloured by the final score from red (low) through yellow to green (high); "
+            f"missing work is grey with a cross. {missing} submissions are missing and {low} scores are below "
+            f"{low_percent:g}%. The table below lists the students concerned.")
+
+
 def _picture(name: str, alt: str) -> str:
     e = html.escape
     return (f"<figure><picture><source srcset='{PLOTS_DIR}/{name}-dark.png' media='(prefers-color-scheme: dark)'>"
@@ -347,7 +403,7 @@ def render_html(record: ClassRecord, low_percent: float = LOW_PERCENT) -> str:
     if record.problems:
         out.append("<p>Not read:</p><ul>" + "".join(f"<li>{e(p)}</li>" for p in record.problems) + "</ul>")
 
-    out.append("<h2 id='scores'>Score distribution</h2>" + _picture("scores", "histograms of final scores"))
+    out.append("<h2 id='scores'>Score distribution</h2>" + _picture("scores", describe_scores(record)))
     out.append("<table><thead><tr><th>assignment</th><th>due</th><th>submitted</th><th>points</th><th>mean</th>"
                "<th>median</th><th>min</th><th>max</th></tr></thead><tbody>")
     for a in record.assignments:
@@ -359,7 +415,7 @@ def render_html(record: ClassRecord, low_percent: float = LOW_PERCENT) -> str:
                    f"<td class='num'>{points(finals[-1])}</td></tr>")
     out.append("</tbody></table>")
 
-    out.append("<h2 id='exercises'>Exercises that fail</h2>" + _picture("exercises", "failure rate of each exercise"))
+    out.append("<h2 id='exercises'>Exercises that fail</h2>" + _picture("exercises", describe_exercises(ex_stats)))
     out.append("<table id='exercise-table'><thead><tr><th>assignment</th><th>exercise</th><th>failed</th>"
                "<th>of</th><th>rate</th><th>kinds of failure</th></tr></thead><tbody>")
     for s in ex_stats:
@@ -370,7 +426,7 @@ def render_html(record: ClassRecord, low_percent: float = LOW_PERCENT) -> str:
 
     out.append("<h2 id='checks'>Checks that fail</h2><p class='muted'>A result names the first check that failed "
                "in each exercise, so these are counts of first failures.</p>"
-               + _picture("checks", "the checks that failed first most often"))
+               + _picture("checks", describe_checks(ck_stats)))
     out.append("<table id='check-table'><thead><tr><th>assignment</th><th>exercise</th><th>check</th><th>failed</th>"
                "<th>of</th><th>rate</th><th>kinds</th></tr></thead><tbody>")
     for s in ck_stats:
@@ -379,7 +435,7 @@ def render_html(record: ClassRecord, low_percent: float = LOW_PERCENT) -> str:
                    f"<td class='num'>{100 * s.rate:.0f}%</td><td>{_kinds(s.kinds)}</td></tr>")
     out.append("</tbody></table>")
 
-    out.append("<h2 id='timeline'>Submissions over time</h2>" + _picture("timeline", "submissions over time"))
+    out.append("<h2 id='timeline'>Submissions over time</h2>" + _picture("timeline", describe_timeline(times)))
     out.append("<table id='timeline-table'><thead><tr><th>assignment</th><th>due</th><th>submitted</th><th>late</th>"
                "<th>with a late penalty</th><th>time unknown</th></tr></thead><tbody>")
     for t in times:
@@ -389,7 +445,7 @@ def render_html(record: ClassRecord, low_percent: float = LOW_PERCENT) -> str:
     out.append("</tbody></table>")
 
     out.append(f"<h2 id='follow-up'>Missing or low work</h2><p class='muted'>Students with a missing submission or a "
-               f"final score below {low_percent:g}% in any assignment.</p>" + _picture("students", "score of every student"))
+               f"final score below {low_percent:g}% in any assignment.</p>" + _picture("students", describe_students(record, low_percent)))
     out.append("<table id='follow-up-table'><thead><tr><th>student</th><th>name</th><th>what</th></tr></thead><tbody>")
     for sid, issues in followed.items():
         out.append(f"<tr><td>{e(sid)}</td><td>{e(by_id[sid].sortable_name)}</td><td>{e('; '.join(issues))}</td></tr>")
