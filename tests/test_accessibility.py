@@ -149,7 +149,9 @@ def test_every_image_of_the_site_is_described(site: Path) -> None:
     assert len(pages) > len(DOCNAMES)
     problems = [p for page in pages
                 for p in description_problems(page.read_text(encoding="utf-8"), page.relative_to(site).as_posix())]
-    assert not problems, f"{len(problems)} images not described:\n" + "\n".join(problems)
+    assert not problems, (f"{len(problems)} images not described (a chapter's figure takes its description from "
+                          "its cell's metadata `mystnb: {image: {alt: ...}}`, see docs/DESIGN.md):\n"
+                          + "\n".join(problems))
     figures = {d: [i for i in images((site / f"{d}.html").read_text(encoding="utf-8")) if i[2]] for d in CHAPTER_DOCS}
     assert all(figures.values()), f"control: chapters without a figure: {[d for d, f in figures.items() if not f]}"
 
