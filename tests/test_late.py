@@ -422,3 +422,19 @@ def test_save_reads_only_plain_files_of_the_submission(course: Path) -> None:
     (folder / "timestamp.txt").write_text("9" * 100_000)
     record(course, "mallory", None)
     assert stored(course, "mallory")["late_penalty"] == 0
+
+
+def test_grade_all_stops_on_a_bad_policy_before_grading(course: Path) -> None:
+    """``grade-all`` itself: exit status 2, the file and what is wrong, and nothing graded or recorded."""
+    import shutil
+
+    from test_grade import run_cli
+
+    folder = course / "submitted" / "alice" / NAME
+    folder.mkdir(parents=True)
+    shutil.copy(course / "release" / NAME / f"{NAME}.ipynb", folder)
+    write_policy(course, 'policy = "per_day"\npercent_per_day = 10\nmax_percent = 500\n')
+    proc = run_cli("grade-all", "--course-dir", str(course), "--workers", "1")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"{course / POLICY_FILE}: 'max_percent' must be a number from 0 to 100, got 500" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (course / "results").exists()
