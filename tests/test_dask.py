@@ -42,9 +42,6 @@ from solutions.paths import PROJECT_ROOT
 from test_grade import ASSIGNMENT, OTHER_ASSIGNMENT, POINTS, _env, generated_course, notebook, run_cli, submission
 from test_grade_all import _course_copy
 
-#: The test's own task functions travel to the workers by value (the workers cannot import this file).
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
-
 DASK = Path(sys.executable).parent / "dask"
 #: How many times the test scheduler tries a task (its allowed-failures + 1).
 SCHEDULER_TRIES = 3
@@ -179,7 +176,10 @@ class Cluster:
 
 
 def _cluster_env(**extra: str) -> dict[str, str]:
+    """The cluster's environment: the project's, plus this folder so that the scheduler and the workers
+    can import the test's own task function (:func:`_crash_on_purpose`)."""
     env = _env()
+    env["PYTHONPATH"] = os.pathsep.join((env["PYTHONPATH"], str(Path(__file__).resolve().parent)))
     env.update({"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": str(SCHEDULER_TRIES - 1),
                 "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"}, **extra)
     return env
@@ -261,13 +261,17 @@ def _crash_on_purpose(job: Job, context: Context):
 @pytest.mark.dask
 def test_a_notebook_that_kills_its_worker_every_time_is_not_graded_and_the_batch_goes_on(
         cluster: Cluster, template: Path, tmp_path: Path) -> None:
+    """Beside it, an honest notebook and three untouched ones (more tasks than twice the workers'
+    threads: the scheduler queues them and hands a worker one at a time, so no neighbour is blamed)."""
     course = _course_copy(template, tmp_path)
-    _class(course, {"crasher": notebook(template, "source"), "honest": notebook(template, "source")})
+    untouched = {f"bystander{i}": notebook(template, "release") for i in range(3)}
+    _class(course, {"crasher": notebook(template, "source"), "honest": notebook(template, "source"), **untouched})
     with _engine(cluster) as engine:
         summary = grade_submissions(course, find_submissions(course), engine, sandbox="auto", task=_crash_on_purpose)
         engine.client.wait_for_workers(2, timeout=60)  # the nannies brought the workers back
     statuses = {o.student: (o.status, o.reason) for o in summary.outcomes}
     assert statuses["honest"] == (GRADED, None)
+    assert all(statuses[s] == (GRADED, None) and _result(course, s)["score"] == 0 for s in untouched)
     status, reason = statuses["crasher"]
     assert status == NOT_GRADED and "stopped the grading worker" in reason and "/" not in reason
     crasher = _result(course, "crasher")

@@ -167,10 +167,10 @@ class Job:
 
 @dataclass(frozen=True)
 class Context:
-    """What every task of one assignment shares, sent to the cluster once per assignment: the source
-    notebook (read by the client), the known assignments' exercise ids (to recognise a notebook), the
-    hidden seed (the client's; it reaches the worker as data and never a sandbox), how to confine student
-    code, and the identity of the client's code, which the worker checks against its own."""
+    """What every task of one assignment shares, built once by the client and sent with each task: the
+    source notebook (read by the client), the known assignments' exercise ids (to recognise a notebook),
+    the hidden seed (the client's; it reaches the worker as data and never a sandbox), how to confine
+    student code, and the identity of the client's code, which the worker checks against its own."""
 
     source: SourceAssignment
     catalogue: dict[str, frozenset[str]]
@@ -366,10 +366,11 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
                     record(sub, GradeResult.zero(source, sub.assignment, reason), None, None)
                     bar.update()
                     continue
-                if sub.assignment not in contexts:  # the source goes to the cluster once per assignment
+                if sub.assignment not in contexts:
                     catalogue = catalogue if catalogue is not None else assignment_catalogue(course_dir)
-                    context = Context(source, catalogue, seed, sandbox, limits, max_bytes, identity)
-                    contexts[sub.assignment] = client.submit(_given, context, pure=False)
+                    contexts[sub.assignment] = Context(source, catalogue, seed, sandbox, limits, max_bytes, identity)
+                # the context travels inline with each task (tens of kilobytes): a task with no dependency
+                # goes to any idle worker, and is queued on the scheduler rather than on a worker
                 future = client.submit(task or grade_task, job, contexts[sub.assignment], pure=False)
                 inflight[future] = (sub, hashlib.sha256(job.data).hexdigest(), timestamp)
                 finished.add(future)
@@ -406,17 +407,9 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
         raise
     finally:
         bar.close()
-        for future in contexts.values():
-            future.release()
         if owned:
             engine.close()
     return BatchSummary(outcomes)
-
-
-def _given(value: Any) -> Any:
-    """A task that returns its argument: data sent once and kept by the cluster, recomputed (from the
-    scheduler's copy) if the worker that held it dies."""
-    return value
 
 
 def _csv_row(data: dict[str, Any]) -> dict[str, Any]:
