@@ -30,6 +30,7 @@ from autograder.late import (
     ZERO,
     Policy,
     assess,
+    final_score,
     load_policy,
 )
 
@@ -438,3 +439,24 @@ def test_grade_all_stops_on_a_bad_policy_before_grading(course: Path) -> None:
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert f"{course / POLICY_FILE}: 'max_percent' must be a number from 0 to 100, got 500" in proc.stderr
     assert "Traceback" not in proc.stderr and not (course / "results").exists()
+
+
+def test_nbgrader_export_shows_the_penalty(course: Path, tmp_path: Path) -> None:
+    """``nbgrader export`` (run in the course folder) lists the penalty, the raw score and the same final score."""
+    import subprocess
+    import sys
+
+    from test_grade import _env
+
+    write_policy(course, 'policy = "per_day"\npercent_per_day = 30\n')
+    set_due_date(course, DUE)
+    record(course, "bob", DUE + timedelta(hours=1))
+    out = tmp_path / "nbgrader-grades.csv"
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(out)], cwd=course, env=_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = next(r for r in csv.DictReader(out.open()) if r["student_id"] == "bob")
+    assert float(row["late_submission_penalty"]) == pytest.approx(stored(course, "bob")["late_penalty"])
+    assert float(row["late_submission_penalty"]) == pytest.approx(SCORE * 0.3)
+    assert float(row["raw_score"]) == SCORE  # nbgrader's final score is ours
+    assert float(row["score"]) == pytest.approx(final_score(SCORE, stored(course, "bob")["late_penalty"]))
