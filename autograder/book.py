@@ -2,9 +2,15 @@
 
 ``python -m autograder book`` writes an expanded copy of the book (``_config.yml``, ``_toc.yml``,
 ``intro.md`` and every chapter of the table of contents) to ``_build/book-src/`` and builds it with
-Jupyter Book 1 (Sphinx with MyST-NB) into ``_build/html``, executing every code cell through the
-jupyter-cache named in ``_config.yml``. Warnings are errors (``-W --keep-going``) and so is any cell
-that raises.
+Jupyter Book 1 (Sphinx with MyST-NB) into ``_build/html``. Warnings are errors (``-W --keep-going``)
+and so is any cell that raises.
+
+Every code cell runs through the jupyter-cache named in ``_config.yml``, but not in Sphinx, which
+would run the chapters one after the other: before Sphinx starts, the chapters whose run the cache
+lacks are executed side by side, one kernel per core (``--jobs N``), by jupyter-cache's parallel
+executor (:func:`execute_chapters`); each is staged under the key MyST-NB will look it up by, so
+Sphinx (``execute_notebooks: cache``) only reads outputs. A chapter that raises stops the build at
+once, with its name and traceback; the other chapters' kernels are stopped.
 
 Expanding an exercise (see ``docs/AUTHORING.md``) turns its solution cell,
 ``from solutions.<module> import <id>``, into
@@ -49,12 +55,15 @@ import copy
 import fcntl
 import hashlib
 import json
+import logging
+import multiprocessing
 import os
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +71,13 @@ from pathlib import Path
 import jupytext
 import nbformat
 import yaml
+from jupyter_cache.executors.base import ExecutorRunResult
+from jupyter_cache.executors.basic import (
+    ExecutionWorkerLocalMProc,
+    ExecutionWorkerTempMProc,
+    JupyterExecutorLocalMproc,
+    ProcessData,
+)
 
 from autograder import assign, chapters
 from autograder.course import CourseError
@@ -446,11 +462,7 @@ def run_jupyter_book(site: Site, cache: Path) -> int:
             use_external_toc=True,
             noconfig=True,
             path_config=str(site.src / CONFIG_NAME),
-            confoverrides={
-                "external_toc_path": (site.src / TOC_NAME).as_posix(),
-                "latex_individualpages": False,
-                "nb_execution_cache_path": str(cache),
-            },
+            confoverrides=sphinx_overrides(site, cache),
             doctreedir=site.doctrees,
             builder="html",
             warningiserror=True,
@@ -459,6 +471,247 @@ def run_jupyter_book(site: Site, cache: Path) -> int:
     if isinstance(result, BaseException):
         return 1  # Sphinx has printed the error
     return int(result)
+
+
+# --------------------------------------------------------------------------------------------------
+# The chapters executed side by side, into the execution cache that Sphinx then reads
+
+#: How jupyter-cache reads a staged MyST Markdown chapter: MyST-NB's own reader plugin, the one MyST-NB
+#: stages a chapter with when it executes it itself.
+MYST_NB_READ_DATA = {"type": "plugin", "name": "myst_nb_md"}
+#: The logger of the execution workers: their errors (a kernel that died) are printed, the cell errors
+#: this module prints itself are not printed twice.
+EXECUTION_LOGGER = "autograder.book.execution"
+
+
+def default_jobs() -> int:
+    """One kernel per core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def sphinx_overrides(site: Site, cache: Path) -> dict:
+    """The Sphinx settings the build passes on top of ``_config.yml``."""
+    return {
+        "external_toc_path": (site.src / TOC_NAME).as_posix(),
+        "latex_individualpages": False,
+        "nb_execution_cache_path": str(cache),
+    }
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A chapter of the expanded book as MyST-NB will look it up in the execution cache."""
+
+    docname: str
+    path: Path
+    notebook: nbformat.NotebookNode  # as MyST-NB reads it: its code cells make the cache key
+    executes: bool  # whether MyST-NB executes it through the cache (not excluded, not switched off)
+
+
+def myst_nb_configs(site: Site, cache: Path):
+    """MyST-NB's Markdown and notebook settings for ``site``, made as the build's Sphinx makes them.
+
+    Jupyter Book turns ``_config.yml`` (with the build's overrides) into Sphinx settings; MyST-Parser
+    and MyST-NB read theirs from the ``myst_*`` and ``nb_*`` ones.
+    """
+    from jupyter_book.config import get_final_config
+    from myst_nb.core.config import NbParserConfig
+    from myst_parser.config.main import MdParserConfig
+
+    conf, _ = get_final_config(user_yaml=site.src / CONFIG_NAME, cli_config=sphinx_overrides(site, cache),
+                               sourcedir=site.src, use_external_toc=True)
+    md = MdParserConfig(**{f.name: conf[f"myst_{f.name}"] for f in MdParserConfig.get_fields()
+                           if f"myst_{f.name}" in conf})
+    nb = NbParserConfig(**{name: conf[f"nb_{name}"] for name, _, field in NbParserConfig().as_triple()
+                           if f"nb_{name}" in conf and not field.metadata.get("sphinx_exclude")})
+    return md, nb
+
+
+def staged_chapters(site: Site, cache: Path) -> list[Staged]:
+    """Every notebook page of ``site`` read as MyST-NB's parser reads it (``myst_nb.sphinx_.Parser.parse``).
+
+    The cache key is a hash of the notebook's kernelspec and code cells as MyST-NB reads the page, so
+    this reads each page with MyST-NB's own reader and settings, applies the kernel aliases and the
+    notebook's own ``mystnb`` settings as it does, and says whether it will execute the page through
+    the cache at all.
+    """
+    from pathlib import PurePosixPath
+
+    from myst_nb.core.read import create_nb_reader
+    from myst_nb.core.nb_to_tokens import nb_node_to_dict
+
+    md_config, nb_config = myst_nb_configs(site, cache)
+    staged = []
+    for docname in toc_docnames(site.src / TOC_NAME):
+        path = site.src / f"{docname}.md"
+        text = path.read_text(encoding="utf-8")
+        reader = create_nb_reader(str(path), md_config, nb_config, text)
+        if reader is None:
+            continue  # a plain Markdown page
+        nb = reader.read(text)
+        kernel = nb.metadata.get("kernelspec", {}).get("name")
+        for rgx, alias in nb_config.kernel_rgx_aliases.items():
+            if kernel is not None and re.fullmatch(rgx, kernel):
+                nb.metadata["kernelspec"]["name"] = alias
+                break
+        config = nb_config
+        if nb_config.metadata_key in nb.metadata:
+            overrides = nb_node_to_dict(nb.metadata[nb_config.metadata_key])
+            overrides.pop("output_folder", None)
+            config = nb_config.copy(**overrides)
+        excluded = any(PurePosixPath(path.as_posix()).match(p) for p in config.execution_excludepatterns)
+        staged.append(Staged(docname, path, nb, config.execution_mode == "cache" and not excluded))
+    return staged
+
+
+def _past_seconds(db, staged: list[Staged]) -> dict[str, float]:
+    """Each chapter's last execution time in the cache (either site's copy of it), when known."""
+    seconds: dict[str, float] = {}
+    ends = {f"/{SOURCE_DIR_NAME}/{s.docname}.md": s.docname for s in staged}
+    for record in sorted(db.list_cache_records(), key=lambda r: r.created):
+        for end, docname in ends.items():
+            if record.uri.endswith(end) and isinstance((record.data or {}).get("execution_seconds"), (int, float)):
+                seconds[docname] = float(record.data["execution_seconds"])
+    return seconds
+
+
+class ChapterFailed(CourseError):
+    """A chapter raised (or its kernel died) while the cache was being filled."""
+
+
+class _Worker(ExecutionWorkerLocalMProc):
+    """jupyter-cache's worker that runs a chapter in its own folder, quiet: the build prints its own progress.
+
+    Its errors (a chapter that could not be read or whose kernel died) still reach stderr; its warning
+    for a cell that raised does not, since :func:`execute_chapters` prints that chapter's traceback.
+    """
+
+    @property
+    def logger(self) -> logging.Logger:
+        return logging.getLogger(EXECUTION_LOGGER)
+
+    def log_info(self, msg: str) -> None:
+        """Nothing: the build prints its own progress."""
+
+
+class _TempWorker(ExecutionWorkerTempMProc):
+    """The same in a temporary folder (``execute.run_in_temp`` of ``_config.yml``)."""
+
+    logger = _Worker.logger
+    log_info = _Worker.log_info
+
+
+class SideBySide(JupyterExecutorLocalMproc):
+    """jupyter-cache's ``local-parallel`` executor with a number of processes and a stop at the first failure.
+
+    jupyter-cache 1.0.1's executor maps every notebook over a ``multiprocessing.Pool`` of
+    ``os.cpu_count()`` processes and reports after the last one. This subclass keeps its workers
+    (reading the staged notebook, running it, caching it, recording a traceback in the project
+    record) and changes only the pool: a ``concurrent.futures`` pool of ``jobs`` processes (it
+    survives a killed worker, where ``multiprocessing.Pool`` hangs), results taken as they come
+    (``on_result(status, uri)``; status 0 executed, 1 a cell raised, 2 could not run), and the
+    workers killed as soon as ``on_result`` raises.
+    """
+
+    def __init__(self, cache, jobs: int, in_temp: bool, on_result) -> None:
+        super().__init__(cache, logging.getLogger(EXECUTION_LOGGER))
+        self.jobs = jobs
+        self.worker = _TempWorker() if in_temp else _Worker()
+        self.on_result = on_result
+
+    def run_and_cache(self, *, filter_uris=None, filter_pks=None, timeout=30, allow_errors=False,
+                      force=False) -> ExecutorRunResult:
+        """Execute the staged notebooks of ``filter_uris`` that the cache lacks, in that order."""
+        records = self.get_records(filter_uris, filter_pks, clear_tracebacks=True, force=force)
+        order = {uri: i for i, uri in enumerate(filter_uris or [])}
+        records.sort(key=lambda r: order.get(r.uri, len(order)))
+        result = ExecutorRunResult()
+        if not records:
+            return result
+        logging.getLogger(EXECUTION_LOGGER).setLevel(logging.ERROR)
+        tasks = [ProcessData(r.pk, r.uri, self.cache, timeout, allow_errors) for r in records]
+        others = set(multiprocessing.active_children())
+        with ProcessPoolExecutor(min(self.jobs, len(records)), mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(self.worker, task) for task in tasks]
+            try:
+                for future in as_completed(futures):
+                    status, uri = future.result()
+                    (result.succeeded, result.excepted, result.errored)[status].append(uri)
+                    self.on_result(status, uri)
+            except BaseException:
+                # Stop the other chapters now. A worker running one handles SIGTERM (nbclient's handler
+                # shuts its kernel down, and the worker lives on), so the workers are killed; their
+                # kernels exit on their own within a second (ipykernel polls its parent process).
+                pool.shutdown(wait=False, cancel_futures=True)
+                for worker in set(multiprocessing.active_children()) - others:
+                    worker.kill()
+                raise
+        return result
+
+
+def execute_chapters(site: Site, cache: Path, jobs: int | None = None) -> list[str]:
+    """Execute, side by side, the chapters of ``site`` whose run the execution cache lacks; return them.
+
+    Each chapter is staged in the cache's project as MyST-NB stages it and run by jupyter-cache's
+    worker in the chapter's folder, with the timeout and error setting MyST-NB would use, ``jobs``
+    kernels at a time (default: one per core), the chapters that took longest last time first. Sphinx
+    then finds every chapter in the cache and executes nothing. A chapter that raises stops the
+    execution at once: its traceback is printed and :class:`ChapterFailed` names it.
+    """
+    from jupyter_cache import get_cache
+
+    jobs = jobs or default_jobs()
+    if jobs < 1:
+        raise CourseError(f"--jobs must be at least 1, not {jobs}")
+    db = get_cache(str(cache))
+    _, nb_config = myst_nb_configs(site, cache)
+    staged = [s for s in staged_chapters(site, cache) if s.executes]
+    missing = []
+    for s in staged:
+        try:
+            db.match_cache_notebook(s.notebook)
+        except KeyError:
+            missing.append(s)
+    if not missing:
+        return []
+    past = _past_seconds(db, missing)
+    missing.sort(key=lambda s: -past.get(s.docname, 0.0))
+    for s in missing:
+        db.add_nb_to_project(str(s.path), read_data=MYST_NB_READ_DATA)
+    by_uri = {str(s.path.absolute()): s for s in missing}
+    workers = min(jobs, len(missing))
+    print(f"book: executing {len(missing)} chapter(s), {workers} at a time: "
+          f"{', '.join(s.docname for s in missing)}", flush=True)
+    start = time.perf_counter()
+
+    def report(status: int, uri: str) -> None:
+        s = by_uri[uri]
+        if status == 0:
+            print(f"book: executed {s.docname} ({time.perf_counter() - start:.1f} s since the start)", flush=True)
+            return
+        record = db.get_project_record(uri)
+        if record.traceback:  # nbclient's error (the cell and the kernel's traceback), without our frames
+            at = record.traceback.find("nbclient.exceptions.")
+            print(record.traceback[at if at >= 0 else 0:], file=sys.stderr, flush=True)
+        why = "its traceback is above" if record.traceback else "its kernel could not run it (see above)"
+        raise ChapterFailed(f"the chapter {s.docname} ({s.path}) failed to execute: {why}")
+
+    executor = SideBySide(db, workers, nb_config.execution_in_temp, report)
+    with _kernel_can_import():
+        executor.run_and_cache(filter_uris=list(by_uri), timeout=nb_config.execution_timeout,
+                               allow_errors=nb_config.execution_allow_errors)
+    for s in missing:
+        try:
+            db.match_cache_notebook(s.notebook)
+        except KeyError:
+            # jupyter-cache's reader of the staged file and MyST-NB's reader with the book's settings
+            # disagree about its code cells (a code cell inside a colon fence, say): Sphinx runs it itself.
+            print(f"book: warning: {s.docname} is cached under another key than MyST-NB will look up; "
+                  f"Sphinx will execute it itself", flush=True)
+    return [s.docname for s in missing]
 
 
 def repository_url(config_file: Path) -> str:
@@ -541,19 +794,22 @@ def build_book(
     build_dir: Path = BUILD_DIR,
     cache: Path | None = None,
     skip_if_current: bool = True,
+    jobs: int | None = None,
 ) -> int:
     """Expand the book of ``root`` and build it; return 0 when the site is complete, else non-zero.
 
-    ``cache`` is the execution cache (default: ``execute.cache`` of ``_config.yml``). When the output
-    already holds a site built from the sources as they are now (same digest), nothing is done unless
+    ``cache`` is the execution cache (default: ``execute.cache`` of ``_config.yml``). The chapters
+    whose run it lacks are executed first, ``jobs`` at a time (default: one per core; see
+    :func:`execute_chapters`), then Sphinx builds the site from the cache. When the output already
+    holds a site built from the sources as they are now (same digest), nothing is done unless
     ``skip_if_current`` is false (then Sphinx runs and finds nothing to do).
     """
     with _exclusive(build_dir / LOCK_NAME):
-        return _build_book(with_solutions, output, root, build_dir, cache, skip_if_current)
+        return _build_book(with_solutions, output, root, build_dir, cache, skip_if_current, jobs)
 
 
 def _build_book(with_solutions: bool, output: Path | None, root: Path, build_dir: Path, cache: Path | None,
-                skip_if_current: bool) -> int:
+                skip_if_current: bool, jobs: int | None) -> int:
     """:func:`build_book` under the build folder's lock."""
     start = time.perf_counter()
     site = site_for(with_solutions, build_dir)
@@ -575,6 +831,11 @@ def _build_book(with_solutions: bool, output: Path | None, root: Path, build_dir
         print(f"book: expanded sources {variant} in {site.src} "
               f"({', '.join(changed) if changed else 'nothing changed'})", flush=True)
         cache = cache or cache_path(root)
+        try:
+            execute_chapters(site, cache, jobs)
+        except ChapterFailed as err:
+            print(f"book: the build failed: {err}", flush=True)
+            return 1
         status = run_jupyter_book(site, cache)
         if status != 0:
             print(f"book: the build failed (status {status}): see the errors and warnings above", flush=True)
@@ -608,5 +869,5 @@ def ensure_built(with_solutions: bool) -> Path:
 
 
 def main(args: argparse.Namespace) -> int:
-    """``python -m autograder book [--no-solutions] [--output DIR]``."""
-    return build_book(with_solutions=not args.no_solutions, output=args.output)
+    """``python -m autograder book [--no-solutions] [--output DIR] [--jobs N]``."""
+    return build_book(with_solutions=not args.no_solutions, output=args.output, jobs=args.jobs)

@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave the reference solutions out of the site entirely (for a graded term)")
     p.add_argument("--output", type=Path, default=None, help="output folder (default: _build/html, "
                    "or _build/html-no-solutions with --no-solutions)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="chapters executed side by side, one kernel each (default: one per core)")
 
     # --- grade: one notebook (autograder/grading/)
     p = sub.add_parser("grade", help="grade one submitted notebook")

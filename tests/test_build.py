@@ -1,0 +1,144 @@
+"""The build's speed-ups: chapters executed side by side into the execution cache, and nothing redone.
+
+The tests marked ``book`` build small books of their own (a few chapters of a few cells, in a
+temporary folder, with their own execution cache): Sphinx and a kernel per chapter take tens of
+seconds. The others read the project's chapters and run no kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from jupyter_cache import get_cache
+from myst_nb.core.read import myst_nb_reader_plugin
+
+from autograder import book
+from solutions.paths import PROJECT_ROOT
+
+HEADER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+"""
+#: What MyST-NB logs when it takes a page's outputs from the cache, and when it runs the page itself.
+CACHE_HIT = "Using cached notebook"
+SPHINX_EXECUTES = "Executing notebook"
+#: How long a chapter of the tests below waits for the other one (a serial run would wait in vain).
+WAIT_S = 90
+
+
+def _chapter(title: str, *cells: str) -> str:
+    body = "\n\n".join(f"```{{code-cell}} ipython3\n{code}\n```" for code in cells)
+    return f"{HEADER}\n# {title}\n\n{body}\n"
+
+
+def _wait_for(path: Path) -> str:
+    """Code for a cell that waits until ``path`` exists (and fails after ``WAIT_S`` seconds)."""
+    return (f"import time\nfrom pathlib import Path\nend = time.monotonic() + {WAIT_S}\n"
+            f"while not Path({str(path)!r}).exists():\n"
+            f"    assert time.monotonic() < end, 'the other chapter never ran alongside this one'\n"
+            f"    time.sleep(0.1)")
+
+
+def _book(root: Path, chapters: dict[str, str]) -> None:
+    """A book of ``chapters`` (stem -> MyST text) with the project's ``_config.yml``."""
+    (root / "chapters").mkdir(parents=True)
+    (root / book.CONFIG_NAME).write_bytes((PROJECT_ROOT / book.CONFIG_NAME).read_bytes())
+    toc = "".join(f"  - file: chapters/{stem}\n" for stem in chapters)
+    (root / book.TOC_NAME).write_text(f"format: jb-book\nroot: intro\nchapters:\n{toc}")
+    (root / "intro.md").write_text("# A test book\n\nChapters executed side by side.\n")
+    for stem, text in chapters.items():
+        (root / "chapters" / f"{stem}.md").write_text(text)
+
+
+@pytest.mark.book
+def test_chapters_run_side_by_side_and_sphinx_executes_none(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """Two chapters that each wait for the other finish only when run at the same time; Sphinx then
+    takes both from the cache, and a rebuild executes nothing."""
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    root, build_dir, cache = tmp_path / "book", tmp_path / "_build", tmp_path / "cache"
+    _book(root, {
+        "ch_a": _chapter("A", f"Path = __import__('pathlib').Path\nPath({str(flags / 'a')!r}).touch()",
+                         _wait_for(flags / "b"), "print('a done')"),
+        "ch_b": _chapter("B", f"Path = __import__('pathlib').Path\nPath({str(flags / 'b')!r}).touch()",
+                         _wait_for(flags / "a"), "print('b done')"),
+    })
+    assert book.build_book(root=root, build_dir=build_dir, cache=cache, jobs=2) == 0
+    out = "".join(capfd.readouterr())
+    assert "executing 2 chapter(s), 2 at a time" in out
+    assert out.count(CACHE_HIT) == 2, f"Sphinx did not take both chapters from the cache:\n{out[-3000:]}"
+    assert SPHINX_EXECUTES not in out, "Sphinx executed a chapter itself"
+    page = (build_dir / "html" / "chapters" / "ch_b.html").read_text(encoding="utf-8")
+    assert "b done" in page
+
+    assert book.build_book(root=root, build_dir=build_dir, cache=cache, skip_if_current=False) == 0
+    out = "".join(capfd.readouterr())
+    assert "executing" not in out and SPHINX_EXECUTES not in out, "a rebuild with nothing changed executed"
+
+
+@pytest.mark.book
+def test_a_failing_chapter_stops_the_build_at_once_and_leaves_no_kernel(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A chapter raises while another one is still running: the build fails at once, naming the
+    chapter and showing its traceback, and the other chapter's kernel does not live on."""
+    pid_file = tmp_path / "slow.pid"
+    root, build_dir, cache = tmp_path / "book", tmp_path / "_build", tmp_path / "cache"
+    _book(root, {
+        "ch_fails": _chapter("Fails", _wait_for(pid_file), "def helper():\n    raise ValueError('boom')\n\nhelper()"),
+        "ch_slow": _chapter("Slow", f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))",
+                            f"time.sleep({WAIT_S})"),
+    })
+    start = time.monotonic()
+    assert book.build_book(root=root, build_dir=build_dir, cache=cache, jobs=2) != 0
+    elapsed = time.monotonic() - start
+    out = "".join(capfd.readouterr())
+    assert elapsed < WAIT_S, f"the build waited for the slow chapter ({elapsed:.0f} s)"
+    assert "chapters/ch_fails" in out and "the build failed" in out
+    assert "ValueError" in out and "boom" in out and "helper()" in out, f"no traceback:\n{out[-3000:]}"
+    assert not (build_dir / "html" / "index.html").exists(), "Sphinx ran after a chapter failed"
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{pid}").exists(), f"the slow chapter's kernel (pid {pid}) still runs"
+    assert not book.is_up_to_date(True, root=root, build_dir=build_dir)
+
+
+@pytest.mark.parametrize("with_solutions", [True, False], ids=["site", "no-solutions"])
+def test_cache_key_of_every_chapter_is_the_one_myst_nb_looks_up(tmp_path: Path, with_solutions: bool) -> None:
+    """For the project's chapters as the build expands them, the notebook staged for execution (what
+    jupyter-cache's reader of MyST-NB makes of the file) has the cache key of the notebook MyST-NB's
+    parser reads with the book's settings, and of the one the executed downloads are merged into."""
+    import jupytext
+
+    site = book.Site(with_solutions, tmp_path)
+    book.sync_tree(book.book_sources(PROJECT_ROOT, with_solutions), site.src)
+    db = get_cache(str(tmp_path / "cache"))
+    staged = book.staged_chapters(site, tmp_path / "cache")
+    assert [s.docname for s in staged] == [d for d in book.toc_docnames(PROJECT_ROOT / book.TOC_NAME)
+                                           if book.is_notebook(PROJECT_ROOT / f"{d}.md")]
+    for s in staged:
+        assert s.executes, f"{s.docname} would not be executed through the cache"
+        key = db.create_hashed_notebook(s.notebook)[1]
+        assert db.create_hashed_notebook(myst_nb_reader_plugin(str(s.path)))[1] == key, s.docname
+        assert db.create_hashed_notebook(jupytext.read(s.path, fmt=book.MYST_FORMAT))[1] == key, s.docname
+    # control: a changed code cell changes the key
+    first = staged[0]
+    first.path.write_text(first.path.read_text(encoding="utf-8").replace("```{code-cell} ipython3\n",
+                                                                           "```{code-cell} ipython3\n1\n", 1))
+    changed = [s for s in book.staged_chapters(site, tmp_path / "cache") if s.docname == first.docname][0]
+    assert db.create_hashed_notebook(changed.notebook)[1] != db.create_hashed_notebook(first.notebook)[1]
+
+
+def test_default_jobs_is_one_per_core() -> None:
+    assert book.default_jobs() == len(os.sched_getaffinity(0))
