@@ -44,6 +44,7 @@ from autograder.chapters import (
 from autograder.course import CourseError
 from autograder.exercises import all_specs
 from autograder.nbgrader_config import KERNEL_NAME, ensure_tools_on_path, load_config, write_config
+from autograder.service.client import submit_cell
 from autograder.specs import Spec
 
 #: Version of the notebook format below; bump it when the grader must tell old notebooks apart.
@@ -214,6 +215,7 @@ def source_notebook(name: str, title: str, exercises: Sequence[Exercise],
         cells.append(_cell("code", with_markers(ex.reference_source()), ex.id, solution=True, locked=False))
         cells.append(_cell("code", check_source(spec, spec.hidden_cases()), CHECK_PREFIX + ex.id,
                            grade=True, points=ex.points))
+    cells.append(_cell("code", submit_cell(name), "submit", hidden=True))  # the grading service's (docs/SERVICE.md)
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata = {
         METADATA_KEY: {"assignment": name, "format": FORMAT},

@@ -178,7 +178,7 @@ def _add_service_parsers(sub) -> None:
     p = sub.add_parser("submit", help="submit a notebook to the grading service and wait for its grade")
     p.add_argument("notebook", type=Path)
     p.add_argument("--server", default=None, help="the service's URL (default: $AUTOGRADER_SERVER)")
-    p.add_argument("--assignment", default=None, help="chapter (default: from the notebook's metadata, else its name)")
+    p.add_argument("--assignment", default=None, help="chapter (default: the service recognises it from the notebook)")
     p.add_argument("--token-file", default=None, help="file with your token (default: $AUTOGRADER_TOKEN, "
                    "else ~/.autograder-token)")
     p.add_argument("--no-wait", action="store_true", help="return once accepted, without waiting for the grade")

@@ -47,6 +47,7 @@ from autograder.cli import main as cli_main
 from autograder.exercises import all_specs
 from autograder.nbgrader_config import CONFIG_FILE, ensure_tools_on_path, load_config
 from autograder.runtime import CheckFailed
+from autograder.service.client import submit_cell
 
 pytestmark = pytest.mark.grading
 
@@ -325,8 +326,10 @@ def test_notebook_format(fixture_course: Path) -> None:
     assert nb.metadata.autograder == {"assignment": FIXTURE, "format": assign_mod.FORMAT}
     assert nb.metadata.kernelspec.name == "python3"
     ids = [c.metadata.nbgrader.grade_id for c in nb.cells]
-    assert ids == ["setup", "setup_code"] + [g for e in exercises for g in (TASK_PREFIX + e.id, e.id, CHECK_PREFIX + e.id)]
+    assert ids == ["setup", "setup_code"] + [g for e in exercises for g in (TASK_PREFIX + e.id, e.id, CHECK_PREFIX + e.id)] \
+        + ["submit"]
     cells = cells_by_id(nb)
+    assert cells["submit"].source == submit_cell(FIXTURE)  # the grading service's cell (docs/SERVICE.md), last
     assert cells["setup"].source.startswith("# Assignment: A fixture chapter for the assignment generator")
     assert assign_mod.runtime_source() in cells[SETUP_CODE_ID].source
     assert cells[SETUP_CODE_ID].source.startswith("from __future__ import annotations\n")
@@ -398,6 +401,131 @@ def test_cli_shows_one_line_per_assignment(tmp_path: Path, capsys) -> None:
     assert [line for line in out.splitlines() if line.startswith("assign:")] == [
         f"assign: {FIXTURE}: 4 exercises, 8 points -> course/release/{FIXTURE}/{FIXTURE}.ipynb"]
     assert (tmp_path / "course" / CONFIG_FILE).is_file()
+
+
+# --- regenerating only what changed -----------------------------------------------------------------
+
+def _state(course: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file of a course folder: its modification time and bytes."""
+    return {rel: ((course / rel).stat().st_mtime_ns, (course / rel).read_bytes()) for rel in _files(course)}
+
+
+def _notebooks_written(before: dict[str, tuple[int, bytes]], after: dict[str, tuple[int, bytes]]) -> set[str]:
+    """The generated notebooks (source/ and release/) written between two states."""
+    return {rel for rel in after if rel.split(os.sep)[0] in GENERATED and before.get(rel, (None,))[0] != after[rel][0]}
+
+
+def _own(name: str) -> set[str]:
+    return {os.path.join(step, name, f"{name}.ipynb") for step in GENERATED}
+
+
+def test_nothing_changed_nothing_written(fixture_course: Path, capsys) -> None:
+    """A second run with the same inputs writes no file at all (config, notebooks, gradebook, record)."""
+    assign([FIXTURE], fixture_course, FIXTURE_DIR)
+    before = _state(fixture_course)
+    capsys.readouterr()
+    assign([FIXTURE], fixture_course, FIXTURE_DIR)
+    assert _state(fixture_course) == before, "a run with nothing changed wrote files"
+    assert f"assign: {FIXTURE}: up to date" in capsys.readouterr().out
+
+
+@pytest.fixture()
+def two_chapters(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """A chapters folder with the fixture chapter under two names, and a course generated from it."""
+    chapters, course = tmp_path / "chapters", tmp_path / "course"
+    chapters.mkdir()
+    names = [FIXTURE, "ch9_assign_fixture_copy"]
+    for name in names:
+        shutil.copy(FIXTURE_DIR / f"{FIXTURE}.md", chapters / f"{name}.md")
+    assign([], course, chapters)
+    return chapters, course, names
+
+
+def _full_regeneration(chapters: Path, fresh: Path, course: Path) -> None:
+    """The generated notebooks of ``course`` are byte for byte those of a full generation into ``fresh``."""
+    assign([], fresh, chapters)
+    made = {rel: data for rel, (_, data) in _state(course).items() if rel.split(os.sep)[0] in GENERATED}
+    full = {rel: data for rel, (_, data) in _state(fresh).items() if rel.split(os.sep)[0] in GENERATED}
+    assert made == full, "the assignments regenerated one by one differ from a full regeneration"
+
+
+def test_a_changed_chapter_regenerates_exactly_its_assignment(two_chapters, tmp_path: Path) -> None:
+    chapters, course, (first, second) = two_chapters
+    before = _state(course)
+    chapter = chapters / f"{second}.md"
+    chapter.write_text(chapter.read_text().replace("# A fixture chapter for the assignment generator",
+                                                   "# A fixture chapter, retitled"))
+    assign([], course, chapters)
+    after = _state(course)
+    assert _notebooks_written(before, after) == _own(second)
+    assert after[os.path.join("release", second, f"{second}.ipynb")][1] != \
+        before[os.path.join("release", second, f"{second}.ipynb")][1], "control: the new title is in the release"
+    _full_regeneration(chapters, tmp_path / "fresh", course)
+
+
+@pytest.mark.parametrize("digest", ["reference_digest", "specs_digest"])
+def test_a_changed_reference_or_spec_regenerates_exactly_its_assignment(
+        two_chapters, digest: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The digest of one assignment's references (or check specs) differs: that assignment is regenerated."""
+    chapters, course, (first, second) = two_chapters
+    before = _state(course)
+    original = getattr(assign_mod.inputs, digest)
+    monkeypatch.setattr(assign_mod.inputs, digest, lambda name, *a: "changed" if name == first else original(name, *a))
+    assign([], course, chapters)
+    assert _notebooks_written(before, _state(course)) == _own(first)
+
+
+@pytest.mark.parametrize("digest", ["grader_version", "generator_digest"])
+def test_a_changed_grader_or_generator_regenerates_every_assignment(
+        two_chapters, digest: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    chapters, course, names = two_chapters
+    before = _state(course)
+    monkeypatch.setattr(assign_mod.inputs, digest, lambda *a: "changed")
+    assign([], course, chapters)
+    assert _notebooks_written(before, _state(course)) == set().union(*map(_own, names))
+
+
+def test_a_changed_hidden_seed_regenerates_every_assignment_as_a_full_run_would(
+        two_chapters, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograder.specs import HIDDEN_SEED, HIDDEN_SEED_ENV
+
+    chapters, course, names = two_chapters
+    before = _state(course)
+    monkeypatch.setenv(HIDDEN_SEED_ENV, str(HIDDEN_SEED + 1))
+    assign([], course, chapters)
+    after = _state(course)
+    assert _notebooks_written(before, after) == set().union(*map(_own, names))
+    source = os.path.join("source", names[0], f"{names[0]}.ipynb")
+    assert after[source][1] != before[source][1], "control: other hidden cases in the source notebook"
+    _full_regeneration(chapters, tmp_path / "fresh", course)
+
+
+def test_a_touched_or_missing_output_is_regenerated(two_chapters) -> None:
+    """A notebook edited or deleted by hand, or a gradebook that lost the assignment, is made again."""
+    chapters, course, (first, second) = two_chapters
+    release = notebook_path(course, "release", first)
+    good = release.read_bytes()
+    release.write_bytes(good.replace(b"YOUR CODE HERE", b"my notes"))
+    before = _state(course)
+    assign([], course, chapters)
+    assert release.read_bytes() == good and _notebooks_written(before, _state(course)) == _own(first)
+    notebook_path(course, "source", second).unlink()
+    assign([], course, chapters)
+    assert notebook_path(course, "source", second).is_file()
+    (course / "gradebook.db").unlink()
+    before = _state(course)
+    assign([], course, chapters)
+    assert (course / "gradebook.db").is_file()
+    assert _notebooks_written(before, _state(course)) == set().union(*map(_own, (first, second)))
+
+
+def test_force_regenerates_what_is_current(fixture_course: Path) -> None:
+    before = _state(fixture_course)
+    status = cli_main(["assign", FIXTURE, "--course-dir", str(fixture_course), "--chapters-dir", str(FIXTURE_DIR),
+                       "--force"])
+    after = _state(fixture_course)
+    assert status == 0 and _notebooks_written(before, after) == _own(FIXTURE)
+    assert {rel: after[rel][1] for rel in _own(FIXTURE)} == {rel: before[rel][1] for rel in _own(FIXTURE)}
 
 
 def nbgrader_validate(course: Path, notebook: Path) -> str:

@@ -63,15 +63,17 @@ def _request(server, token, path, data=None, content_type=None):
 
 
 def submit_notebook(path, assignment, server, token, wait=True, poll=2.0, timeout=1800.0, out=None):
-    """Upload a notebook file and, with ``wait``, follow it to its grade on one progress line.
+    """Upload a notebook file and, with ``wait``, follow it to its grade on one progress line. Without
+    ``assignment`` the service recognises the chapter from the notebook.
 
     Returns the submission as the API describes it (``state``, ``score``, ``max_score``, ``feedback_url``).
     """
     out = out or sys.stdout
     with open(path, "rb") as f:
         data = f.read()
-    query = urllib.parse.urlencode({"assignment": assignment})
-    sub = _request(server, token, f"/api/submissions?{query}", data, "application/x-ipynb+json")
+    query = "?" + urllib.parse.urlencode({"assignment": assignment}) if assignment else ""
+    sub = _request(server, token, f"/api/submissions{query}", data, "application/x-ipynb+json")
+    assignment = sub["assignment"]
     started = time.monotonic()
     while wait and sub["state"] in ("queued", "grading"):
         out.write(f"\rsubmission {sub['id']} of {assignment}: {sub['state']} ({time.monotonic() - started:.0f} s) ")
@@ -104,46 +106,31 @@ def submit_cell(assignment: str, server: str | None = None) -> str:
     the call. ``server`` is the service's URL; without it the cell reads ``AUTOGRADER_SERVER``."""
     import inspect
 
-    parts = ["# Submit this notebook for grading: save it first (File > Save), then run this cell.",
-             f"# Your token comes from ${TOKEN_ENV} or the file {TOKEN_FILE} (the one in your sign-in link).",
-             "import json, os, sys, time, urllib.error, urllib.parse, urllib.request",
-             f"TOKEN_ENV, SERVER_ENV, TOKEN_FILE = {TOKEN_ENV!r}, {SERVER_ENV!r}, {TOKEN_FILE!r}",
-             f"SERVER = os.environ.get(SERVER_ENV) or {server!r}"]
+    parts = ["\n".join(["# Submit this notebook for grading: save it first (File > Save), then run this cell.",
+                        f"# Your token comes from ${TOKEN_ENV} or the file {TOKEN_FILE} (the one in your sign-in "
+                        f"link); the service's address from ${SERVER_ENV}.",
+                        "import json, os, sys, time, urllib.error, urllib.parse, urllib.request",
+                        f"TOKEN_ENV, SERVER_ENV, TOKEN_FILE = {TOKEN_ENV!r}, {SERVER_ENV!r}, {TOKEN_FILE!r}",
+                        f"SERVER = os.environ.get(SERVER_ENV) or {server!r}"])]
     parts += [inspect.getsource(obj) for obj in CELL_FUNCTIONS]
     parts.append(f"if not SERVER:\n    print('Set the service address first: os.environ[SERVER_ENV] = \"https://...\"')\n"
                  f"else:\n    try:\n        submit_notebook({assignment + '.ipynb'!r}, {assignment!r}, SERVER, find_token())\n"
-                 f"    except SubmitError as err:\n        print(f'not submitted: {{err}}')")
+                 f"    except (SubmitError, OSError) as err:\n        print(f'not submitted: {{err}}')")
     return "\n\n".join(parts) + "\n"
 
 
 def submit_main(args) -> int:
     """``autograder submit NOTEBOOK --server URL``: upload, wait for the grade, print it."""
-    from pathlib import Path
-
     from autograder.course import CourseError
 
     server = args.server or os.environ.get(SERVER_ENV)
     if not server:
         raise CourseError(f"no server: pass --server URL or set {SERVER_ENV}")
-    assignment = args.assignment or _assignment_of(Path(args.notebook))
     try:
-        sub = submit_notebook(args.notebook, assignment, server, find_token(args.token_file), wait=not args.no_wait)
+        sub = submit_notebook(args.notebook, args.assignment, server, find_token(args.token_file), wait=not args.no_wait)
     except SubmitError as err:
         raise CourseError(str(err)) from None
     except OSError as err:
         raise CourseError(f"cannot read {args.notebook}: {err.strerror or err}") from None
     return 0 if sub["state"] in ("graded", "queued", "grading") else 1
 
-
-def _assignment_of(path) -> str:
-    """The chapter a notebook says it is (``autograder assign``'s metadata), else its file name's stem."""
-    from autograder.assign import METADATA_KEY
-    from autograder.grading.source import ASSIGNMENT_KEY
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            meta = json.load(f).get("metadata", {}).get(METADATA_KEY, {})
-        name = meta.get(ASSIGNMENT_KEY) if isinstance(meta, dict) else None
-    except (OSError, ValueError, AttributeError):
-        name = None
-    return name if isinstance(name, str) and name else path.stem

@@ -78,26 +78,30 @@ def publish(course_dir: Path, student: str, assignment: str, submission_id: int,
     _write_files(course_dir / SUBMITTED_DIR / student / assignment, assignment, src.read_bytes(), timestamp)
 
 
-def check(course_dir: Path, assignment: str, data: bytes, limits: UploadLimits) -> None:
-    """Refuse what is not a notebook of ``assignment`` within the size cap (:class:`Rejected`)."""
+def check(course_dir: Path, assignment: str | None, data: bytes, limits: UploadLimits) -> str:
+    """Refuse what is not a notebook of ``assignment`` within the size cap (:class:`Rejected`); the chapter.
+
+    Without ``assignment`` the chapter is recognised from the notebook, as ``grade`` does.
+    """
     from autograder.grading.source import parse_notebook, recognise_assignment
 
     known = known_assignments(course_dir)
-    if assignment not in known:
+    if assignment and assignment not in known:
         raise Rejected(400, f"unknown chapter {assignment!r}; the chapters are: {', '.join(known)}")
     if len(data) > limits.max_bytes:
         raise Rejected(413, f"the notebook is {len(data) / 2**20:.1f} MB; at most {limits.max_bytes / 2**20:.1f} MB "
                        f"is accepted (clear the outputs and save again)")
     try:
-        nb = parse_notebook(data, f"the uploaded file", limits.max_bytes)
-        recognise_assignment(nb, assignment, course_dir)
+        nb = parse_notebook(data, "the uploaded file", limits.max_bytes)
+        return recognise_assignment(nb, assignment or None, course_dir)
     except CourseError as err:
         raise Rejected(400, str(err)) from None
 
 
-def accept(course_dir: Path, sessions: sessionmaker[Session], student: str, assignment: str, data: bytes,
+def accept(course_dir: Path, sessions: sessionmaker[Session], student: str, assignment: str | None, data: bytes,
            limits: UploadLimits, now: datetime | None = None) -> Submission:
-    """Check an upload, archive it, queue it and file it in ``submitted/``; the new row.
+    """Check an upload, archive it, queue it and file it in ``submitted/``; the new row. Without
+    ``assignment`` the chapter is the one the notebook says it is.
 
     Runs on the service's one event-loop thread, so the rate and queue counts cannot race each other
     within a process.
@@ -106,7 +110,7 @@ def accept(course_dir: Path, sessions: sessionmaker[Session], student: str, assi
 
     if not valid_student_id(student):
         raise Rejected(403, "this account cannot submit (its student id is not a plain name)")
-    check(course_dir, assignment, data, limits)
+    assignment = check(course_dir, assignment, data, limits)
     now = now or utcnow()
     with sessions() as s:
         recent = s.scalar(select(func.count(Submission.id)).where(
