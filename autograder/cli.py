@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "one already there, else nbgrader's default /usr/local/share/nbgrader/exchange)")
     p.add_argument("--chapters-dir", type=Path, default=None,
                    help="read the chapters from this folder instead of chapters/ (for tests and fixtures)")
+    p.add_argument("--force", action="store_true",
+                   help="regenerate every assignment named, even those whose inputs have not changed")
 
     # --- book: build the site (autograder/book.py)
     p = sub.add_parser("book", help="build the book into _build/html (nothing to do if its sources are unchanged)")

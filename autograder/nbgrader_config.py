@@ -79,7 +79,9 @@ def write_config(course_dir: Path, exchange_root: str | Path | None = None) -> P
     else:
         exchange_root = Path(exchange_root).expanduser().resolve()
     course_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(config_text(course_dir, exchange_root))
+    text = config_text(course_dir, exchange_root)
+    if not path.is_file() or path.read_text() != text:  # a no-op assign writes nothing
+        path.write_text(text)
     return path
 
 
