@@ -116,9 +116,10 @@ def _load_runner():
 def _runner(request: dict, runner, prepared) -> None:
     """R: drop every privilege, reseed, filter, then run the job as a cold start would."""
     signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a fresh interpreter
-    for cap in range(64):
-        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and cap < 38:  # past the last capability: EINVAL
-            raise OSError(ctypes.get_errno(), f"dropping capability {cap}")
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        last_cap = int(f.read())
+    for cap in range(last_cap + 1):
+        _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"dropping capability {cap}")
     uid = int(request["uid"])
     os.setgroups([])
     os.setresgid(uid, uid, uid)
