@@ -378,3 +378,27 @@ def test_a_forked_grading_process_leaves_its_parents_zygote_alone(fresh_zygote):
         assert f.read() == b"ok"
     assert zygote_state() == state and sandbox._ZYGOTE._healthy()
     assert honest(token) == alone
+
+
+def test_the_child_holds_no_privilege_of_the_zygote(fresh_zygote):
+    """The zygote keeps capabilities to make namespaces; the student's process has none of them."""
+    cell = '''\
+import os
+def status():
+    with open("/proc/self/status") as f:
+        fields = dict(line.rstrip("\\n").split(":\\t", 1) for line in f if ":\\t" in line)
+    with open("/proc/self/cgroup") as f:
+        cgroups = sorted({line.rstrip("\\n").split(":", 2)[2] for line in f})
+    return {k: fields[k] for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")}, \\
+        os.getresuid(), os.getgroups(), os.getpid(), sorted(p for p in os.listdir("/proc") if p.isdigit()), cgroups
+'''
+    result = sandbox.run_submission([cell], {"status": ("return", [()])}, LIMITS, sandbox="bwrap")
+    (outcome,) = result.outcomes["status"]
+    assert outcome.error is None, (outcome.error, result.output)
+    fields, uids, groups, pid, pids, cgroups = outcome.value
+    assert {k: v for k, v in fields.items() if k.startswith("Cap")} == dict.fromkeys(
+        ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"), "0000000000000000")
+    assert fields["NoNewPrivs"] == "1" and fields["Seccomp"] == "2"  # filtered, for good
+    assert len(set(uids)) == 1 and uids[0] >= sandbox.UID_BASE and groups == []
+    assert pid == 2 and pids == ["1", "2"]  # its own PID namespace: its init and itself
+    assert cgroups == ["/"]  # its own cgroup namespace, rooted at the run's cgroup
