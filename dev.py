@@ -87,11 +87,11 @@ def ensure_system_packages() -> None:
 
 
 def build() -> None:
-    """Generate the assignments and build the book."""
-    say("generating the assignments into course/ (python -m autograder assign)")
-    run(PY, "-m", "autograder", "assign")
-    say("building the book into _build/html (python -m autograder book)")
-    run(PY, "-m", "autograder", "book")
+    """Generate the assignments and build the book, in one interpreter that first checks whether
+    anything they are made from changed (``python -m autograder build``; nothing heavy is imported
+    when nothing did)."""
+    say("assignments into course/, then the book into _build/html (python -m autograder.build)")
+    run(PY, "-m", "autograder.build")
 
 
 def test(pytest_args: list[str]) -> None:

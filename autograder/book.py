@@ -53,7 +53,6 @@ from __future__ import annotations
 import argparse
 import copy
 import fcntl
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -81,12 +80,11 @@ from jupyter_cache.executors.basic import (
 
 from autograder import assign, chapters
 from autograder.course import CourseError
+from autograder.uptodate import BUILD_DIR, SOURCE_GLOBS, sources_digest  # noqa: F401 (SOURCE_GLOBS: book's API)
 from solutions.paths import PROJECT_ROOT
 
 CONFIG_NAME = "_config.yml"
 TOC_NAME = "_toc.yml"
-#: Everything the build makes lives here (git-ignored).
-BUILD_DIR: Path = PROJECT_ROOT / "_build"
 #: The expanded sources, inside a site's work folder.
 SOURCE_DIR_NAME = "book-src"
 #: Where the no-solutions variant is built, inside the build folder.
@@ -101,10 +99,6 @@ EXECUTED_DIR_NAME = "jupyter_execute"
 SPHINX_BUILDINFO = ".buildinfo"
 #: Written into a site's work folder after a successful build: the output folder and the sources' digest.
 BUILT_STAMP = ".book-built.json"
-#: What a site is made from, relative to the project root (with the pinned environment): a site whose
-#: sources' digest differs from the one it was built from is stale.
-SOURCE_GLOBS: tuple[str, ...] = (CONFIG_NAME, TOC_NAME, "*.md", "chapters/**/*", "solutions/**/*.py",
-                                 "autograder/**/*.py", "data/**/*", "requirements.lock", "pyproject.toml")
 #: A build holds this lock (in the build folder) so that two builds never write the same files at once.
 LOCK_NAME = ".book.lock"
 #: The format of the expanded chapters (the chapters' own).
@@ -172,17 +166,6 @@ def site_for(with_solutions: bool, build_dir: Path = BUILD_DIR) -> Site:
 def default_output(with_solutions: bool, build_dir: Path = BUILD_DIR) -> Path:
     """``_build/html``, or ``_build/html-no-solutions`` without solutions."""
     return site_for(True, build_dir).html if with_solutions else build_dir / NO_SOLUTIONS_OUTPUT_NAME
-
-
-def sources_digest(root: Path = PROJECT_ROOT) -> str:
-    """A digest of every file the site is made from (names and contents)."""
-    paths = sorted({p for pattern in SOURCE_GLOBS for p in root.glob(pattern)
-                    if p.is_file() and "__pycache__" not in p.parts})
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
 
 
 def _read_stamp(site: Site) -> dict:

@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="chapters executed side by side, one kernel each (default: one per core)")
 
+    # --- build: assign, then book; nothing when nothing changed (autograder/build.py)
+    p = sub.add_parser("build", help="generate the assignments and build the book (what `python3 dev.py build` runs); "
+                       "with nothing changed it stops at once")
+    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="chapters executed side by side, one kernel each (default: one per core)")
+
     # --- grade: one notebook (autograder/grading/)
     p = sub.add_parser("grade", help="grade one submitted notebook")
     p.add_argument("notebook", type=Path, help="the submitted .ipynb file")
@@ -224,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "book":
             from autograder import book
             return book.main(args)
+        if args.command == "build":
+            from autograder import build
+            return build.main(args)
         if args.command == "grade":
             from autograder.grading import command
             return command.grade_main(args)

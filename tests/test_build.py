@@ -142,3 +142,91 @@ def test_cache_key_of_every_chapter_is_the_one_myst_nb_looks_up(tmp_path: Path, 
 
 def test_default_jobs_is_one_per_core() -> None:
     assert book.default_jobs() == len(os.sched_getaffinity(0))
+
+
+# --------------------------------------------------------------------------------------------------
+# The README's build command with nothing changed: a stamp checked before anything heavy is imported
+
+HEAVY = ("torch", "nbformat", "jupytext", "nbgrader", "sphinx", "jupyter_book", "myst_nb", "pandas")
+
+
+@pytest.mark.parametrize("seed", [None, "12345"], ids=["default-seed", "private-seed"])
+def test_the_up_to_date_check_imports_nothing_heavy(seed: str | None) -> None:
+    """What ``python -m autograder.build`` does before deciding: no heavy package is imported."""
+    import subprocess
+    import sys
+
+    from autograder.specs import HIDDEN_SEED_ENV
+
+    env = {k: v for k, v in os.environ.items() if k != HIDDEN_SEED_ENV} | ({HIDDEN_SEED_ENV: seed} if seed else {})
+    code = ("import sys; from autograder import build, uptodate; "
+            "uptodate.is_current(uptodate.BUILD_DIR / 'none', uptodate.BUILD_DIR / 'none', uptodate.build_digest()); "
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"the up-to-date check imported {done.stdout.strip()}"
+
+
+def _made(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A stand-in for a built course and site, and a build folder for the stamp."""
+    course, site, build_dir = tmp_path / "course", tmp_path / "html", tmp_path / "_build"
+    for path in (course / "source" / "ch1" / "ch1.ipynb", course / "release" / "ch1" / "ch1.ipynb",
+                 course / "nbgrader_config.py", course / "gradebook.db", site / "index.html"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("made")
+    build_dir.mkdir()
+    return course, site, build_dir
+
+
+def test_the_stamp_is_current_only_for_the_same_inputs_and_untouched_outputs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograder import uptodate
+    from autograder.specs import HIDDEN_SEED_ENV
+
+    monkeypatch.delenv(HIDDEN_SEED_ENV, raising=False)
+    course, site, build_dir = _made(tmp_path)
+    digest = uptodate.build_digest()
+    assert not uptodate.is_current(course, site, digest, build_dir), "current before any build"
+    uptodate.record(course, site, digest, build_dir)
+    assert uptodate.is_current(course, site, uptodate.build_digest(), build_dir)
+    # the inputs: a private hidden seed, or another digest of the sources
+    monkeypatch.setenv(HIDDEN_SEED_ENV, "12345")
+    assert uptodate.build_digest() != digest
+    assert not uptodate.is_current(course, site, uptodate.build_digest(), build_dir)
+    monkeypatch.delenv(HIDDEN_SEED_ENV)
+    assert not uptodate.is_current(course, site, "another digest", build_dir)
+    # the outputs: a release edited, a file added to a released folder, the site or gradebook removed
+    release = course / "release" / "ch1" / "ch1.ipynb"
+    release.write_text("edited by hand")
+    assert not uptodate.is_current(course, site, digest, build_dir)
+    uptodate.record(course, site, digest, build_dir)
+    (release.parent / "notes.txt").write_text("x")
+    assert not uptodate.is_current(course, site, digest, build_dir)
+    uptodate.record(course, site, digest, build_dir)
+    (course / "gradebook.db").write_text("graded since")  # grading writes the gradebook: still current
+    assert uptodate.is_current(course, site, digest, build_dir)
+    for made in (course / "gradebook.db", site / "index.html"):
+        uptodate.record(course, site, digest, build_dir)
+        made.unlink()
+        assert not uptodate.is_current(course, site, digest, build_dir), f"{made.name} removed, still current"
+        made.write_text("made")
+
+
+def test_the_sources_digest_follows_every_source(tmp_path: Path) -> None:
+    """A changed chapter, solution, autograder module, data file or lock changes the digest; a cache file does not."""
+    from autograder import uptodate
+
+    root = tmp_path / "project"
+    for rel in ("chapters/ch1_x.md", "solutions/ch1_x.py", "autograder/exercises/ch1.py", "data/d.csv",
+                "requirements.lock", "_config.yml"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    base = uptodate.sources_digest(root)
+    for rel in ("chapters/ch1_x.md", "solutions/ch1_x.py", "autograder/exercises/ch1.py", "data/d.csv",
+                "requirements.lock", "_config.yml"):
+        (root / rel).write_text(rel + " changed")
+        assert uptodate.sources_digest(root) != base, f"{rel} changed, same digest"
+        (root / rel).write_text(rel)
+    (root / "autograder" / "__pycache__").mkdir()
+    (root / "autograder" / "__pycache__" / "x.pyc").write_text("cache")
+    assert uptodate.sources_digest(root) == base
