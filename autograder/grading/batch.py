@@ -210,7 +210,7 @@ def grade_task(job: Job, context: Context) -> GradeResult:
                                 f"{type(err).__name__}: {_shorten(str(err), 200)}")
 
 
-def read_job(sub: Submission, source: SourceAssignment | None, max_bytes: int) -> tuple[Job | None, str | None, str]:
+def read_job(sub: Submission, max_bytes: int) -> tuple[Job | None, str | None, str]:
     """``(job, timestamp, "")`` for a readable submission, else ``(None, None, reason)``; the reason names
     the submission by student and assignment, never by a path of the grading machine."""
     name = sub.notebook_name()
@@ -361,7 +361,7 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
                     record(sub, GradeResult.zero(None, sub.assignment, problems[sub.assignment]), None, None)
                     bar.update()
                     continue
-                job, timestamp, reason = read_job(sub, source, max_bytes)
+                job, timestamp, reason = read_job(sub, max_bytes)
                 if job is None:
                     record(sub, GradeResult.zero(source, sub.assignment, reason), None, None)
                     bar.update()
