@@ -213,11 +213,8 @@ def _run_service_command(args: argparse.Namespace) -> int | None:
         from autograder.service import client
         return client.submit_main(args)
     if args.command == "tokens":
-        import os
-
         from autograder.service import db, tokens
-        url = args.db or os.environ.get(db.DB_URL_ENV) or db.default_url(args.course_dir.resolve())
-        return tokens.tokens_main(args, db.connect(url))
+        return tokens.tokens_main(args, db.connect(db.resolve_url(args.course_dir, args.db)))
     return None
 
 

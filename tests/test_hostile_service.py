@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from service_fixture import Service, make_course, notebooks, shared_service
+from service_fixture import Service, notebooks, shared_service
 from sqlalchemy import func, select
 from test_grade import ASSIGNMENT, OTHER_ASSIGNMENT, generated_course, run_cli
 

@@ -148,6 +148,11 @@ def test_instructor_regrades_and_exports(service: Service, kinds: dict) -> None:
 
     status, body = service.api("/api/submissions?student=carol", service.instructor)
     assert [s["id"] for s in body["submissions"]] == [created["id"]]
+    status, _, page = service.request("/instructor?student=carol", service.instructor)
+    assert status == 200
+    text = page.decode()
+    assert "Queue:" in text and f"/submissions/{created['id']}/feedback" in text
+    assert f'action=/instructor/regrade/{created["id"]}' in text and 'name="_xsrf"' in text
 
     status, headers, data = service.request("/instructor/export/csv", service.instructor)
     assert status == 200 and headers["Content-Type"].startswith("text/csv")

@@ -505,16 +505,15 @@ def make_app(service: Service) -> tornado.web.Application:
 def serve_main(args: Any) -> int:
     """``autograder serve``: the web service and its grading loop, until interrupted."""
     import asyncio
-    import os
 
     import tornado.httpserver
 
     from autograder.grading.options import limits_from_args, max_notebook_bytes, sandbox_mode
-    from autograder.service.db import connect, default_url, normalise_url
+    from autograder.service.db import connect, resolve_url
     from autograder.service.worker import Grader, Worker
 
     course_dir: Path = args.course_dir.resolve()
-    url = normalise_url(args.db or os.environ.get("AUTOGRADER_SERVICE_DB") or default_url(course_dir))
+    url = resolve_url(course_dir, args.db)
     sessions = connect(url)
     queue = Queue(sessions, lease_seconds=args.lease_seconds)
     limits = UploadLimits(max_bytes=max_notebook_bytes(args), per_student=args.max_per_student,

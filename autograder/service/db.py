@@ -105,6 +105,13 @@ def default_url(course_dir: Path) -> str:
     return f"sqlite:///{(course_dir / DEFAULT_DB_FILE).resolve()}"
 
 
+def resolve_url(course_dir: Path, given: str | None = None) -> str:
+    """The database to use: ``given`` (``--db``), else ``$AUTOGRADER_SERVICE_DB``, else the course's SQLite file."""
+    import os
+
+    return normalise_url(given or os.environ.get(DB_URL_ENV) or default_url(course_dir.resolve()))
+
+
 def normalise_url(url: str) -> str:
     """``postgresql://`` means psycopg 3 (the driver the course pins), as SQLAlchemy spells it."""
     for prefix in ("postgresql://", "postgres://"):
