@@ -38,6 +38,7 @@ NOT_GRADER_CODE: tuple[str, ...] = (
 #: The code that turns a chapter into its nbgrader source and release notebooks.
 GENERATOR_CODE: tuple[str, ...] = (
     "autograder/assign.py", "autograder/chapters.py", "autograder/literals.py", "autograder/nbgrader_config.py",
+    "autograder/service/client.py",  # copied into each release's "submit" cell
 )
 #: The check runtime every spec module relies on (part of :func:`specs_digest`).
 RUNTIME_CODE: tuple[str, ...] = ("autograder/specs.py", "autograder/runtime.py")
