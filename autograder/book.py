@@ -24,7 +24,8 @@ Expanding an exercise (see ``docs/AUTHORING.md``) turns its solution cell,
 The check cell stays where it is and shows its output. Each chapter with exercises also gets, right
 after its title, a "Do the exercises" box: a download of its student notebook, the nbgrader release
 that ``python -m autograder assign`` makes (no solution in it). The build runs ``assign`` into a
-course folder of its own (``_build/course/``, redone only when the sources change), so the site
+course folder of its own (``_build/course/``, redone only when the sources change, in a process of
+its own while the chapters execute), so the site
 never ships a release older than its chapters, and puts the notebooks in ``_exercises/`` of the
 expanded copy for Sphinx's download role. Every expanded chapter starts with a removed
 cell ``from __future__ import annotations``: IPython keeps a cell's ``__future__`` flags for the
@@ -314,27 +315,61 @@ def exercise_chapters(root: Path) -> list[str]:
     return names
 
 
-def student_notebooks(root: Path, build_dir: Path, digest: str) -> dict[str, bytes]:
+class StudentNotebooks:
     """Each exercise chapter's student notebook (its nbgrader release), made by ``assign`` in the build folder.
 
     ``assign`` runs only when the sources' ``digest`` differs from the one the releases there were
-    made from; the notebooks are byte-identical on every run anyway.
+    made from (the notebooks are byte-identical on every run anyway), and in a process of its own,
+    started here, so that it runs while the chapters execute: only the "Do the exercises" downloads
+    need it, not the chapters' code. :meth:`finish` waits for it; :meth:`stop` ends it early.
     """
-    course = build_dir / RELEASES_COURSE_NAME
-    names = exercise_chapters(root)
-    stamp = course / RELEASES_STAMP
-    paths = {name: course / "release" / name / f"{name}.ipynb" for name in names}
-    try:
-        current = json.loads(stamp.read_text(encoding="utf-8")) == {"digest": digest, "names": names}
-    except (OSError, ValueError):
-        current = False
-    if not current or not all(p.is_file() for p in paths.values()):
+
+    def __init__(self, root: Path, build_dir: Path, digest: str) -> None:
+        self.course = build_dir / RELEASES_COURSE_NAME
+        self.names = exercise_chapters(root)
+        self.paths = {name: self.course / "release" / name / f"{name}.ipynb" for name in self.names}
+        self.record = {"digest": digest, "names": self.names}
+        self.proc: subprocess.Popen | None = None
+        stamp = self.course / RELEASES_STAMP
+        try:
+            current = json.loads(stamp.read_text(encoding="utf-8")) == self.record
+        except (OSError, ValueError):
+            current = False
+        if current and all(p.is_file() for p in self.paths.values()):
+            return
         stamp.unlink(missing_ok=True)
-        if names:
-            assign.assign(names, course, chapters_dir=root / "chapters")
-        stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(json.dumps({"digest": digest, "names": names}) + "\n", encoding="utf-8")
-    return {name: path.read_bytes() for name, path in paths.items()}
+        if self.names:
+            path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "autograder", "assign", *self.names, "--course-dir", str(self.course),
+                 "--chapters-dir", str(root / "chapters")], cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": path})
+        else:
+            self._done()
+
+    def _done(self) -> None:
+        self.course.mkdir(parents=True, exist_ok=True)
+        (self.course / RELEASES_STAMP).write_text(json.dumps(self.record) + "\n", encoding="utf-8")
+
+    def now(self) -> dict[str, bytes]:
+        """The notebooks as they are now (empty for one not made yet): stand-ins until :meth:`finish`."""
+        return {name: path.read_bytes() if path.is_file() else b"" for name, path in self.paths.items()}
+
+    def finish(self) -> dict[str, bytes]:
+        """The notebooks, once ``assign`` has made them."""
+        if self.proc is not None:
+            status = self.proc.wait()
+            self.proc = None
+            if status != 0:
+                raise CourseError(f"generating the student notebooks into {self.course} failed "
+                                  f"(status {status}): see the error above")
+            self._done()
+        return {name: path.read_bytes() for name, path in self.paths.items()}
+
+    def stop(self) -> None:
+        """End ``assign`` if it still runs (the build failed before it was needed)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def book_sources(root: Path, with_solutions: bool, previous: Path | None = None,
@@ -342,7 +377,7 @@ def book_sources(root: Path, with_solutions: bool, previous: Path | None = None,
     """The expanded book: relative path -> content, for the config, the toc and every toc document.
 
     ``previous`` is the folder of the last expansion, whose chapters need no second round-trip check.
-    ``releases`` are the chapters' student notebooks (:func:`student_notebooks`): each goes to
+    ``releases`` are the chapters' student notebooks (:class:`StudentNotebooks`): each goes to
     ``_exercises/<name>.ipynb``, and its chapter gets the "Do the exercises" box that links it.
     """
     releases = releases or {}
@@ -809,16 +844,22 @@ def _build_book(with_solutions: bool, output: Path | None, root: Path, build_dir
     else:
         (site.work / BUILT_STAMP).unlink(missing_ok=True)  # a failed build leaves no claim to be current
         stamp = {"digest": digest, "outputs": [str(site.html.resolve())]}
-        releases = student_notebooks(root, build_dir, digest)
-        changed = sync_tree(book_sources(root, with_solutions, previous=site.src, releases=releases), site.src)
-        print(f"book: expanded sources {variant} in {site.src} "
-              f"({', '.join(changed) if changed else 'nothing changed'})", flush=True)
-        cache = cache or cache_path(root)
+        releases = StudentNotebooks(root, build_dir, digest)
         try:
-            execute_chapters(site, cache, jobs)
-        except ChapterFailed as err:
-            print(f"book: the build failed: {err}", flush=True)
-            return 1
+            files = book_sources(root, with_solutions, previous=site.src, releases=releases.now())
+            changed = sync_tree(files, site.src)
+            print(f"book: expanded sources {variant} in {site.src} "
+                  f"({', '.join(changed) if changed else 'nothing changed'})", flush=True)
+            cache = cache or cache_path(root)
+            try:
+                execute_chapters(site, cache, jobs)
+            except ChapterFailed as err:
+                print(f"book: the build failed: {err}", flush=True)
+                return 1
+            files.update({f"{EXERCISES_DIR_NAME}/{name}.ipynb": data for name, data in releases.finish().items()})
+            sync_tree(files, site.src)
+        finally:
+            releases.stop()
         status = run_jupyter_book(site, cache)
         if status != 0:
             print(f"book: the build failed (status {status}): see the errors and warnings above", flush=True)
