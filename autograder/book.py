@@ -585,11 +585,11 @@ def staged_chapters(site: Site, cache: Path) -> list[Staged]:
     return staged
 
 
-def _past_seconds(db, staged: list[Staged]) -> dict[str, float]:
-    """Each chapter's last execution time in the cache (either site's copy of it), when known."""
+def _past_seconds(caches: list, staged: list[Staged]) -> dict[str, float]:
+    """Each chapter's last execution time in these caches (either site's copy of it), when known."""
     seconds: dict[str, float] = {}
     ends = {f"/{SOURCE_DIR_NAME}/{s.docname}.md": s.docname for s in staged}
-    for record in sorted(db.list_cache_records(), key=lambda r: r.created):
+    for record in sorted((r for db in caches for r in db.list_cache_records()), key=lambda r: r.created):
         for end, docname in ends.items():
             if record.uri.endswith(end) and isinstance((record.data or {}).get("execution_seconds"), (int, float)):
                 seconds[docname] = float(record.data["execution_seconds"])
@@ -695,7 +695,10 @@ def execute_chapters(site: Site, cache: Path, jobs: int | None = None) -> list[s
             missing.append(s)
     if not missing:
         return []
-    past = _past_seconds(db, missing)
+    # Longest first: times from this cache, or from the project's own (a build into another folder)
+    project = cache_path(PROJECT_ROOT)
+    others = [get_cache(str(project))] if project != Path(cache).resolve() and project.is_dir() else []
+    past = _past_seconds([db, *others], missing)
     missing.sort(key=lambda s: -past.get(s.docname, 0.0))
     for s in missing:
         db.add_nb_to_project(str(s.path), read_data=MYST_NB_READ_DATA)
