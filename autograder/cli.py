@@ -15,7 +15,7 @@ from autograder.course import DEFAULT_COURSE_DIR, CourseError
 
 def _add_sandbox_options(p: argparse.ArgumentParser) -> None:
     """The options of ``grade`` and ``grade-all`` that decide how student code is confined."""
-    from autograder.sandbox import Limits
+    from autograder.limits import Limits
 
     d = Limits()
     g = p.add_argument_group("sandbox and limits (per submission)")

@@ -31,7 +31,8 @@ from solutions.paths import PROJECT_ROOT
 NOT_GRADER_CODE: tuple[str, ...] = (
     "autograder/__main__.py", "autograder/cli.py", "autograder/inputs.py", "autograder/feedback.py",
     "autograder/gradebook.py", "autograder/book.py", "autograder/book_checks.py", "autograder/offline_math.py",
-    "autograder/lms_import.py", "autograder/grading/batch.py", "autograder/grading/engine.py",
+    "autograder/lms_import.py", "autograder/uptodate.py", "autograder/build.py", "autograder/site_style.py",
+    "autograder/grading/batch.py", "autograder/grading/engine.py",
     "autograder/grading/record.py", "autograder/grading/command.py", "autograder/grading/options.py",
     "autograder/grading/__init__.py", "autograder/term/*", "autograder/service/*", "autograder/exercises/ch*.py",
 )

@@ -11,7 +11,7 @@ from autograder.safe_io import MAX_NOTEBOOK_BYTES
 
 def limits_from_args(args: argparse.Namespace):
     """The :class:`autograder.sandbox.Limits` the command line asks for; a bad value is a CourseError."""
-    from autograder.sandbox import Limits
+    from autograder.limits import Limits
 
     try:
         return Limits(cell_timeout=args.cell_timeout, total_timeout=args.timeout, memory_mb=args.memory_mb,
