@@ -747,15 +747,13 @@ def warm_start_enabled() -> bool:
 
     Yes unless ``AUTOGRADER_COLD_START=1``, the grader is not root (the zygote makes each child's
     namespaces with capabilities a non-root grader cannot give it without a user namespace, where a
-    child could not drop to a uid of its own), the Python installation lies under ``/tmp`` (each child
-    mounts a fresh ``/tmp``, which would hide it), or this process already found that a zygote cannot
-    start here.
+    child could not drop to a uid of its own), or this process already found that a zygote cannot start
+    here. A Python installation under ``/tmp`` (a clone there) is bound back, read-only, over each
+    child's fresh ``/tmp``.
     """
     if os.environ.get(COLD_START_VARIABLE) == "1" or os.geteuid() != 0 or _ZYGOTE.failed is not None:
         return False
-    if not hasattr(os, "pidfd_open"):
-        return False
-    return not any(_inside(p, SANDBOX_TMP) for p in _python_paths())
+    return hasattr(os, "pidfd_open")
 
 
 def _identity(pid: int) -> tuple | None:
@@ -939,7 +937,8 @@ class _Warm:
         self.status: int | None = None
         self.job_lock = threading.Lock()
         request = {"uid": _job_uid(), "env": env, "seccomp": seccomp.bpf(count_memory=group is not None).hex(),
-                   "tmp": SANDBOX_TMP, "work": SANDBOX_WORK, "tmp_bytes": SCRATCH_BYTES, "shm_bytes": SHM_BYTES}
+                   "tmp": SANDBOX_TMP, "work": SANDBOX_WORK, "tmp_bytes": SCRATCH_BYTES, "shm_bytes": SHM_BYTES,
+                   "keep": [p for p in _python_paths() if _inside(p, SANDBOX_TMP)]}
         try:
             try:
                 zygote.spawn(request, [job_r, out_w, res_w, sync_child.fileno()])

@@ -186,7 +186,15 @@ def _keeper(request: dict, fds: list[int], runner, prepared) -> None:
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS),
            "unshare")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    # Python's own folders that lie under /tmp (a clone in /tmp, say) are held open before the fresh
+    # tmpfs covers them, then bound back on top of it, read-only, as the cold start's bubblewrap does.
+    kept = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)) for path in request.get("keep", [])]
     _mount("tmpfs", request["tmp"], "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(request['tmp_bytes'])},mode=1777")
+    for path, fd in kept:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(fd)
     os.mkdir(request["work"])
     os.chmod(request["work"], 0o777)
     _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"size={int(request['shm_bytes'])},mode=1777")
