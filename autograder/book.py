@@ -79,9 +79,9 @@ from jupyter_cache.executors.basic import (
     ProcessData,
 )
 
-from autograder import assign, chapters
+from autograder import chapters
 from autograder.course import CourseError
-from autograder.uptodate import BUILD_DIR, SOURCE_GLOBS, sources_digest  # noqa: F401 (SOURCE_GLOBS: book's API)
+from autograder.uptodate import BUILD_DIR, sources_digest
 from solutions.paths import PROJECT_ROOT
 
 CONFIG_NAME = "_config.yml"

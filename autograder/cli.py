@@ -7,6 +7,7 @@ course's own errors into a clear message and a non-zero exit status.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -147,20 +148,6 @@ def _add_import_parser(sub) -> None:
                    help="the time zone of the worksheet's times, an IANA name (default UTC)")
 
 
-def _run_term_command(args: argparse.Namespace) -> int | None:
-    """Run ``report``, ``export`` or ``similarity``; ``None`` for any other command."""
-    if args.command == "report":
-        from autograder.term import report
-        return report.report_main(args)
-    if args.command == "export":
-        from autograder.term import export
-        return export.export_main(args)
-    if args.command == "similarity":
-        from autograder.term import similarity
-        return similarity.similarity_main(args)
-    return None
-
-
 # --- the grading service: serve, submit, tokens (autograder/service/) -----------------------------
 
 
@@ -204,51 +191,31 @@ def _add_service_parsers(sub) -> None:
     p.add_argument("--label", default="", help="a note stored with an instructor token")
 
 
-def _run_service_command(args: argparse.Namespace) -> int | None:
-    """Run ``serve``, ``submit`` or ``tokens``; ``None`` for any other command."""
-    if args.command == "serve":
-        from autograder.service import app
-        return app.serve_main(args)
-    if args.command == "submit":
-        from autograder.service import client
-        return client.submit_main(args)
-    if args.command == "tokens":
-        from autograder.service import db, tokens
-        return tokens.tokens_main(args, db.connect(db.resolve_url(args.course_dir, args.db)))
-    return None
+#: Each subcommand's module and function (``function(args) -> exit status``), imported only when run.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "assign": ("autograder.assign", "main"),
+    "book": ("autograder.book", "main"),
+    "build": ("autograder.build", "main"),
+    "grade": ("autograder.grading.command", "grade_main"),
+    "grade-all": ("autograder.grading.batch", "grade_all_main"),
+    "import-submissions": ("autograder.lms_import", "import_main"),
+    "report": ("autograder.term.report", "report_main"),
+    "export": ("autograder.term.export", "export_main"),
+    "similarity": ("autograder.term.similarity", "similarity_main"),
+    "serve": ("autograder.service.app", "serve_main"),
+    "submit": ("autograder.service.client", "submit_main"),
+    "tokens": ("autograder.service.tokens", "tokens_main"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; return the process exit status."""
     args = build_parser().parse_args(argv)
+    module, function = COMMANDS[args.command]
     try:
-        if args.command == "assign":
-            from autograder import assign
-            return assign.main(args)
-        if args.command == "book":
-            from autograder import book
-            return book.main(args)
-        if args.command == "build":
-            from autograder import build
-            return build.main(args)
-        if args.command == "grade":
-            from autograder.grading import command
-            return command.grade_main(args)
-        if args.command == "grade-all":
-            from autograder.grading import batch
-            return batch.grade_all_main(args)
-        if args.command == "import-submissions":
-            from autograder import lms_import
-            return lms_import.import_main(args)
-        status = _run_service_command(args)
-        if status is not None:
-            return status
-        status = _run_term_command(args)
-        if status is not None:
-            return status
+        return getattr(importlib.import_module(module), function)(args)
     except CourseError as err:
         from autograder.safe_io import neutral
 
         print(f"autograder {args.command}: error: {neutral(str(err))}", file=sys.stderr)
         return 2
-    raise AssertionError(f"unhandled command {args.command}")

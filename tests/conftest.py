@@ -75,3 +75,20 @@ def playwright(chromium: Path):
 
     with sync_playwright() as pw:
         yield pw
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    """One grading service on loopback (SQLite) for the whole session: ``service_fixture.Service``."""
+    from service_fixture import shared_service
+
+    return shared_service(tmp_path_factory, request)
+
+
+@pytest.fixture(scope="session")
+def kinds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes, float]]:
+    """Chapter 2 notebooks of each quality the service tests submit: kind -> (bytes, expected score)."""
+    from service_fixture import notebooks
+    from test_grade import generated_course
+
+    return notebooks(generated_course(tmp_path_factory))

@@ -150,7 +150,9 @@ def solve(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def test_release_fetch_submit_collect_autograde_feedback(tmp_path: Path, monkeypatch) -> None:
+def _released_course(tmp_path: Path, monkeypatch) -> tuple:
+    """A student's home and the course with the fixture chapter assigned to an exchange in ``tmp_path``:
+    (home, course folder, nbgrader config, nbgrader's API, the student's id)."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.utils import get_username
 
@@ -166,6 +168,11 @@ def test_release_fetch_submit_collect_autograde_feedback(tmp_path: Path, monkeyp
     config.Exchange.cache = str(tmp_path / "cache")
     api = NbGraderAPI(config=config)
     student_id = get_username()
+    return home, course, config, api, student_id
+
+
+def test_release_fetch_submit_collect_autograde_feedback(tmp_path: Path, monkeypatch) -> None:
+    home, course, config, api, student_id = _released_course(tmp_path, monkeypatch)
     full = sum(e.points for e in load_exercises(FIXTURE_DIR / f"{NAME}.md"))
 
     ok(api.release_assignment(NAME), "release_assignment")
@@ -224,24 +231,10 @@ def test_grade_all_feedback_goes_back_through_the_exchange(tmp_path: Path, monke
     import sys
     from datetime import datetime, timedelta
 
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.utils import get_username
-
     from autograder.late import POLICY_FILE
     from test_grade import run_cli, _env
 
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("USER", get_username())
-    monkeypatch.delenv("JUPYTER_DATA_DIR", raising=False)
-    course, exchange = tmp_path / "course", tmp_path / "exchange"
-    assign([NAME], course, FIXTURE_DIR, exchange_root=exchange)
-    ensure_tools_on_path()
-    config = load_config(course)
-    config.Exchange.cache = str(tmp_path / "cache")
-    api = NbGraderAPI(config=config)
-    student_id = get_username()
+    home, course, config, api, student_id = _released_course(tmp_path, monkeypatch)
 
     # the instructor states a due date (nbgrader's own command) 36 hours ago, and a late policy
     due = datetime.utcnow().replace(microsecond=0) - timedelta(hours=36)

@@ -30,6 +30,7 @@ from autograder.exercises.ch2 import SPECS
 from autograder.runtime import compare_observed
 from solutions.paths import PROJECT_ROOT
 from hostile import cells as H
+from hostile.host import processes_running
 
 pytestmark = [pytest.mark.hostile,
               pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap is not installed")]
@@ -104,25 +105,12 @@ def test_forged_messages_on_every_descriptor_change_nothing():
     assert_honest_graded(result)
 
 
-def _processes_running(token: str) -> list[int]:
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                    if token.encode() in f.read():
-                        found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
-
-
 def test_no_process_outlives_its_run():
     token = f"1000.{uuid.uuid4().int % 10**9}"
     result = run_hostile(H.lingering_processes(token))
     assert_honest_graded(result)
     time.sleep(0.5)
-    assert _processes_running(token) == []
+    assert processes_running(token) == []
 
 
 # --------------------------------------------------------------- what a submission cannot reach
@@ -222,7 +210,6 @@ def give_object():
 def give_huge():
     return torch.zeros(20_000_000)
 """
-    honest = H.honest_cells()
     cells = [H.SETUP, evil, H.honest_cell("update_coeffs"), H.honest_cell("accuracy")]
     result = sandbox.run_submission(cells, calls, LIMITS, sandbox="bwrap")
     assert result.fatal is None
@@ -390,7 +377,6 @@ def test_a_late_thread_reports_nothing_verbatim():
 
 def test_hidden_inputs_in_exception_names_or_value_types_are_not_shown():
     """Variant: a hidden case's error names a type built from the inputs: only 'an exception' is kept."""
-    honest = H.honest_cells()
     result = sandbox.run_submission([H.SETUP, H.honest_cell("calc_preds"), H.honest_cell("update_coeffs"),
                                      H.SECRET_IN_NAMES], CALLS, LIMITS, sandbox="bwrap")
     for ex_id in ("mae_loss", "accuracy"):
@@ -546,7 +532,7 @@ def test_nothing_of_a_hostile_batch_remains_on_the_host():
     for cells in ([H.lingering_processes(token)], [H.PERSIST], [H.hold_memory("memfd", 200)], [H.FORK_BOMB]):
         run_hostile(*cells)
     time.sleep(0.5)
-    assert _processes_running(token) == []
+    assert processes_running(token) == []
     assert _host_state() == before
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from service_fixture import Service, notebooks, shared_service
+from service_fixture import Service
 from sqlalchemy import func, select
 from test_grade import ASSIGNMENT, OTHER_ASSIGNMENT, generated_course, run_cli
 
@@ -35,16 +35,6 @@ ROUTES = [("GET", "/"), ("GET", "/student"), ("GET", "/instructor"), ("GET", "/s
           ("GET", "/api/submissions/1"), ("GET", "/api/submissions/1/feedback"), ("POST", "/api/submissions/1/regrade"),
           ("GET", "/api/queue"), ("GET", "/instructor/export/csv"), ("POST", "/instructor/report"),
           ("GET", "/instructor/report/index.html"), ("GET", "/no/such/page")]
-
-
-@pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Service:
-    return shared_service(tmp_path_factory, request)
-
-
-@pytest.fixture(scope="session")
-def kinds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes, float]]:
-    return notebooks(generated_course(tmp_path_factory))
 
 
 def count_rows(service: Service) -> int:

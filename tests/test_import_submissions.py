@@ -175,6 +175,16 @@ def _tree(course: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def _assert_left(out: str, expected: dict[str, str]) -> dict[str, str]:
+    """The import listed exactly ``expected``'s files as left over, each with a reason containing its
+    text; the listed files and their reasons."""
+    left = _left(out)
+    assert set(left) == set(expected)
+    for member, reason in expected.items():
+        assert reason in left[member], (member, left[member])
+    return left
+
+
 def _left(out: str) -> dict[str, str]:
     """The 'not placed' lines of the command's output: member -> reason."""
     lines = out.split("not placed:")[1].splitlines()[1:] if "not placed:" in out else []
@@ -209,18 +219,14 @@ def test_canvas_zip_is_filed_in_nbgrader_layout(course: Path, tmp_path: Path, ca
 def test_canvas_leftovers_are_listed_with_their_reasons(course: Path, tmp_path: Path, capsys) -> None:
     archive = _zip(tmp_path / "canvas.zip", canvas_members(), CANVAS_LINK)
     _status, out = _run(capsys, "canvas", str(archive), "--course-dir", str(course))
-    left = _left(out)
-    expected = {
+    left = _assert_left(out, {
         f"strangerxavier_9999_5004_{ASSIGNMENT}.ipynb": "Canvas user 9999 is not in the roster",
         "kingcarol_1003_5005_screenshot.png": "not a notebook",
         f"../../../brownevil_1004_5006_{ASSIGNMENT}.ipynb": "unsafe path",
         f"browndave_1004_5007_{ASSIGNMENT}.ipynb": "a notebook may be at most 20.0 MB",
         f"anon_x7k2p_5008_{ASSIGNMENT}.ipynb": "anonymous grading",
         f"browndave_1004_5009_{ASSIGNMENT}.ipynb": "a symbolic link",
-    }
-    assert set(left) == set(expected)
-    for member, reason in expected.items():
-        assert reason in left[member], (member, left[member])
+    })
     # nothing escaped the course folder, and dave (oversized, link) got nothing
     assert not (tmp_path / "brownevil_1004_5006_ch2_gradient_descent.ipynb").exists()
     assert not (course / "submitted" / "dave").exists()
@@ -366,17 +372,13 @@ def test_moodle_zip_is_filed_with_the_worksheet_times(course: Path, tmp_path: Pa
     assert text == _utc(MOODLE_TIMES["alice"]).strftime("%Y-%m-%d %H:%M:%S.%f UTC")  # what nbgrader submit writes
     assert sorted(p.name for p in (course / "submitted").iterdir()) == ["alice", "bob"]
 
-    left = _left(out)
-    expected = {
+    _assert_left(out, {
         f"Bob Jones_{PARTICIPANT['bob']}_assignsubmission_onlinetext/onlinetext.html": "not a notebook",
         f"Carol King_{PARTICIPANT['carol']}_assignsubmission_file/../../../../tmp/{ASSIGNMENT}.ipynb": "unsafe path",
         f"Dave Brown_{PARTICIPANT['dave']}_assignsubmission_file/{ASSIGNMENT}.ipynb": "at most 20.0 MB",
         f"Eve Stranger_3100009_assignsubmission_file/{ASSIGNMENT}.ipynb": "is not in the roster",
         f"Nobody Listed_3100077_assignsubmission_file/{ASSIGNMENT}.ipynb": "not in the grading worksheet",
-    }
-    assert set(left) == set(expected)
-    for member, reason in expected.items():
-        assert reason in left[member], (member, left[member])
+    })
 
 
 def test_moodle_flat_names_of_older_versions(course: Path, tmp_path: Path, capsys) -> None:

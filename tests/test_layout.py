@@ -85,3 +85,15 @@ def test_the_course_layout_imports_nothing_of_ours_at_load_time() -> None:
     tree = ast.parse((PACKAGE / "course.py").read_text(encoding="utf-8"))
     top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     assert not [ast.unparse(n) for n in top if "autograder" in ast.unparse(n)]
+
+
+def test_every_subcommand_is_dispatched_to_a_function() -> None:
+    import importlib
+
+    from autograder.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(sub.choices) == set(COMMANDS)
+    for module, function in COMMANDS.values():
+        assert callable(getattr(importlib.import_module(module), function)), (module, function)

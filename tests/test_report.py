@@ -24,7 +24,7 @@ from class_fixture import CHAPTERS, DUE, EXTENSIONS, FIRST_CHECK, PENALTIES, Cla
 from conftest import CHROMIUM_ARGS
 
 from autograder.cli import main as cli_main
-from autograder.term import classdata, failures, report
+from autograder.term import failures, report
 from autograder.term.classdata import load_class
 
 pytestmark = pytest.mark.grading

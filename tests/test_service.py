@@ -17,24 +17,14 @@ import time
 from pathlib import Path
 
 import pytest
-from service_fixture import FULL, Service, notebooks, shared_service
+from service_fixture import FULL, Service
 from sqlalchemy import select
-from test_grade import ASSIGNMENT, generated_course, run_cli
+from test_grade import ASSIGNMENT, run_cli
 
 from autograder.service.client import submit_cell
 from autograder.service.db import Event, connect, default_url
 
 pytestmark = pytest.mark.service
-
-
-@pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Service:
-    return shared_service(tmp_path_factory, request)
-
-
-@pytest.fixture(scope="session")
-def kinds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes, float]]:
-    return notebooks(generated_course(tmp_path_factory))
 
 
 def graded_events(course: Path) -> dict[int, int]:

@@ -10,15 +10,10 @@ from pathlib import Path
 
 import pytest
 from conftest import CHROMIUM_ARGS, is_local_url
-from service_fixture import FULL, GRADE_TIMEOUT, PARTIAL, PARTIAL_IDS, Service, notebooks, shared_service
+from service_fixture import FULL, GRADE_TIMEOUT, PARTIAL, PARTIAL_IDS, Service, notebooks
 from test_grade import ASSIGNMENT, POINTS, generated_course
 
 pytestmark = [pytest.mark.browser, pytest.mark.service]
-
-
-@pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Service:
-    return shared_service(tmp_path_factory, request)
 
 
 def test_a_student_signs_in_uploads_and_reads_the_feedback(playwright, chromium: Path, service: Service,

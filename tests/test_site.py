@@ -31,7 +31,6 @@ import pytest
 import yaml
 
 from autograder import book
-from autograder.assign import assign
 from solutions.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.book

@@ -23,6 +23,7 @@ from autograder import sandbox
 from autograder.exercises.ch2 import SPECS
 from autograder.runtime import compare_observed
 from hostile import cells as H
+from hostile.host import processes_running
 
 pytestmark = [pytest.mark.hostile,
               pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap is not installed"),
@@ -157,16 +158,8 @@ def zygote_state() -> tuple:
 
 
 def host_processes_with(token: str) -> list[int]:
-    found = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit() and sandbox._alive(int(entry.name)):
-            try:
-                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                    if token.encode() in f.read():
-                        found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
+    """The live (not zombie) processes of the grading machine whose command line holds ``token``."""
+    return [pid for pid in processes_running(token) if sandbox._alive(pid)]
 
 
 @pytest.fixture

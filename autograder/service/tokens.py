@@ -105,8 +105,13 @@ def roster(course_dir: Path) -> dict:
     return students
 
 
-def tokens_main(args: argparse.Namespace, sessions: sessionmaker[Session]) -> int:
-    """``autograder tokens``: links for the roster's students (or an instructor's token)."""
+def tokens_main(args: argparse.Namespace, sessions: sessionmaker[Session] | None = None) -> int:
+    """``autograder tokens``: links for the roster's students (or an instructor's token); the database is
+    the one ``--db`` names, else the course's (:func:`autograder.service.db.resolve_url`)."""
+    if sessions is None:
+        from autograder.service import db
+
+        sessions = db.connect(db.resolve_url(args.course_dir, args.db))
     if args.instructor:
         token = issue(sessions, INSTRUCTOR, label=args.label or "instructor")
         print(f"instructor token (shown once; keep it secret): {token}")
