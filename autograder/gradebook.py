@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from autograder.late import Lateness, Policy, assess, final_score
+from autograder.late import Lateness, Policy, assess, final_score, parse_time
 from autograder.safe_io import csv_cell
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
         # nbgrader's add_submission triggers SQLAlchemy autoflush warnings (its own autograde does too)
         warnings.simplefilter("ignore", SAWarning)
         gb.update_or_create_student(student)
-        kwargs = {"timestamp": timestamp} if timestamp and _valid_timestamp(timestamp) else {}
+        kwargs = {"timestamp": timestamp} if parse_time(timestamp) is not None else {}
         gb.update_or_create_submission(source.name, student, **kwargs)
         for cell_name, exercise_id in source.grade_cells.items():
             grade = gb.find_grade(cell_name, source.notebook_name, source.name, student)
@@ -151,17 +151,6 @@ def mark_answer(grade: Any, answered: bool) -> None:
     """
     grade.auto_score = None if answered else 0
     grade.needs_manual_grade = grade.auto_score is None or grade.manual_score is not None
-
-
-def _valid_timestamp(text: str) -> bool:
-    """Whether nbgrader can read a ``timestamp.txt``; a garbled one is ignored, not fatal."""
-    from nbgrader.utils import parse_utc
-
-    try:
-        parse_utc(text)
-    except Exception:  # dateutil raises several types
-        return False
-    return True
 
 
 def write_csv(path: Path, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:

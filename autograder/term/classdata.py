@@ -201,16 +201,15 @@ def _submitted_students(course_dir: Path) -> set[str]:
 
 def read_timestamp(course_dir: Path, student: str, assignment: str) -> datetime | None:
     """nbgrader's ``timestamp.txt`` of a submission as naive UTC; ``None`` if missing or unreadable."""
-    from nbgrader.utils import parse_utc
-
+    from autograder.late import parse_time
     from autograder.safe_io import MAX_TIMESTAMP_BYTES, UnsafeFile, read_inside
 
     try:
         text = read_inside(course_dir, Path(SUBMITTED_DIR, student, assignment, TIMESTAMP_FILE),
                            MAX_TIMESTAMP_BYTES).decode("utf-8", errors="replace").strip()
-        return parse_utc(text)
-    except (UnsafeFile, ValueError, OverflowError, TypeError):
+    except UnsafeFile:
         return None
+    return parse_time(text)
 
 
 @dataclass
