@@ -43,8 +43,14 @@ def count_rows(service: Service) -> int:
         return s.scalar(select(func.count(db.Submission.id)))
 
 
+SQLITE_SCRATCH = ("-journal", "-wal", "-shm")
+
+
 def files_under(folder: Path) -> set[Path]:
-    return {p for p in folder.rglob("*") if p.is_file()}
+    """The files kept under `folder`. SQLite's own scratch files (a rollback journal that lives only
+    while a write is under way, the WAL and its index) come and go with other students' grading and are
+    not anything an upload stored."""
+    return {p for p in folder.rglob("*") if p.is_file() and not p.name.endswith(SQLITE_SCRATCH)}
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

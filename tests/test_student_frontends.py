@@ -286,6 +286,10 @@ def wait_for_idle_kernel(server: Server, notebook: str, timeout_s: float = KERNE
     books although nothing is wrong with our notebook; the front end then waits for it for a long
     time. After ``KERNEL_RESTART_AFTER_S`` of that, the kernel is restarted once through the server's
     API, as a student would press "Restart kernel"; the front end reconnects by itself.
+
+    JupyterLab 4 first starts a session under a made-up path in the notebook's folder
+    (``<folder>/<uuid>``) and renames it to the notebook once its kernel has started, so a kernel stuck
+    "starting" is looked for in every session of that folder, not only under the notebook's path.
     """
     started = time.monotonic()
     deadline = started + timeout_s
@@ -296,8 +300,9 @@ def wait_for_idle_kernel(server: Server, notebook: str, timeout_s: float = KERNE
         sessions = [(s["path"], s["kernel"]["execution_state"]) for s in listing]
         if (notebook, "idle") in sessions:
             return
+        folder = notebook.rpartition("/")[0]
         stuck = [s["kernel"]["id"] for s in listing
-                 if s["path"] == notebook and s["kernel"]["execution_state"] == "starting"]
+                 if s["path"].rpartition("/")[0] == folder and s["kernel"]["execution_state"] == "starting"]
         if stuck and not restarted and time.monotonic() - started > KERNEL_RESTART_AFTER_S:
             server.api(f"api/kernels/{stuck[0]}/restart", method="POST")
             restarted = True
