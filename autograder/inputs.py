@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
+from autograder.seed import hidden_seed
 from solutions.paths import PROJECT_ROOT
 
 #: The autograder's code that never changes a verdict: orchestration (the batch, its engine, recording,
@@ -42,7 +43,7 @@ GENERATOR_CODE: tuple[str, ...] = (
     "autograder/service/client.py",  # copied into each release's "submit" cell
 )
 #: The check runtime every spec module relies on (part of :func:`specs_digest`).
-RUNTIME_CODE: tuple[str, ...] = ("autograder/specs.py", "autograder/runtime.py")
+RUNTIME_CODE: tuple[str, ...] = ("autograder/specs.py", "autograder/seed.py", "autograder/runtime.py")
 #: Installed packages whose version can change a reference's output or a comparison.
 NUMERIC_PACKAGES: tuple[str, ...] = ("torch", "numpy", "pandas", "scikit-learn", "lightgbm")
 #: Iterations of the key derivation that makes :func:`hidden_seed_digest` slow to invert by guessing.
@@ -155,17 +156,13 @@ def _seed_digest(seed: int) -> str:
 
 
 def hidden_seed_digest(seed: int | None = None) -> str:
-    """A digest of the hidden cases' seed (default: :func:`autograder.specs.hidden_seed`), never the seed.
+    """A digest of the hidden cases' seed (default: :func:`autograder.seed.hidden_seed`), never the seed.
 
     A key derivation of :data:`SEED_DIGEST_ITERATIONS` rounds, not one hash: a private seed is a whole
     number, and one SHA-256 of a small number is inverted by trying them all; this makes each guess cost
     tens of milliseconds.
     """
-    if seed is None:
-        from autograder.specs import hidden_seed
-
-        seed = hidden_seed()
-    return _seed_digest(int(seed))
+    return _seed_digest(int(hidden_seed() if seed is None else seed))
 
 
 def project_version(root: Path = PROJECT_ROOT) -> str:

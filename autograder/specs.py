@@ -7,7 +7,6 @@ A spec never holds expected values: they are always computed by calling the refe
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,24 +14,12 @@ from typing import Any
 import torch
 
 from autograder.runtime import DEFAULT_ATOL, DEFAULT_RTOL, KINDS, RETURN, observe
+from autograder.seed import HIDDEN_SEED, HIDDEN_SEED_ENV, hidden_seed
+
+#: The seed's names are defined in the torch-free ``autograder.seed`` and re-exported here.
+__all__ = ["Args", "Spec", "HIDDEN_SEED", "HIDDEN_SEED_ENV", "hidden_seed"]
 
 Args = tuple[Any, ...]
-#: Default seed of the hidden cases; each exercise mixes in its own id so cases differ between exercises.
-HIDDEN_SEED: int = 20261122
-#: For a graded term, set this environment variable to a private whole number when running both
-#: ``assign`` and ``grade``/``grade-all``: the hidden inputs then cannot be derived from the public
-#: repository. Use the same value for both, or nbgrader's own hidden blocks will test other inputs.
-HIDDEN_SEED_ENV: str = "AUTOGRADER_HIDDEN_SEED"
-
-def hidden_seed() -> int:
-    """The seed of the hidden cases: ``$AUTOGRADER_HIDDEN_SEED`` if set, else :data:`HIDDEN_SEED`."""
-    value = os.environ.get(HIDDEN_SEED_ENV, "").strip()
-    if not value:
-        return HIDDEN_SEED
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{HIDDEN_SEED_ENV} must be a whole number, got {value!r}") from None
 
 
 @dataclass(frozen=True)

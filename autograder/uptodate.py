@@ -4,7 +4,7 @@
 time Python takes to start, while ``assign`` and ``book`` import nbgrader, jupytext and torch before
 they can tell there is nothing to do. So a successful build records, in ``_build/``, a digest of
 everything it was made from and the size and modification time of every file it made; the next
-build compares both first, importing only the standard library and :mod:`autograder.inputs`.
+build compares both first, importing only the standard library, :mod:`autograder.inputs` and :mod:`autograder.seed`.
 
 What the build is made from: every file of :data:`SOURCE_GLOBS` (chapters, solutions, the
 autograder with its check specs, runtime and generator, data, config, and the lock file, which pins
@@ -15,7 +15,6 @@ they redo only what changed (``assign`` per assignment, ``book`` per chapter).
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from autograder import inputs
 from autograder.course import RELEASE_DIR, SOURCE_DIR, write_atomic
+from autograder.seed import HIDDEN_SEED_ENV
 from solutions.paths import PROJECT_ROOT
 
 #: Everything the build makes lives here (git-ignored).
@@ -33,8 +33,6 @@ SOURCE_GLOBS: tuple[str, ...] = ("_config.yml", "_toc.yml", "*.md", "chapters/**
                                  "autograder/**/*.py", "data/**/*", "requirements.lock", "pyproject.toml")
 #: Written into the build folder after a successful ``python -m autograder build``.
 BUILD_STAMP = ".build-stamp.json"
-#: The module that names the hidden seed's environment variable (read statically: it imports torch).
-SEED_MODULE = "autograder/specs.py"
 
 
 def sources_digest(root: Path = PROJECT_ROOT) -> str:
@@ -48,19 +46,9 @@ def sources_digest(root: Path = PROJECT_ROOT) -> str:
     return digest.hexdigest()
 
 
-def _seed_variable(root: Path) -> str:
-    """The name of the hidden seed's environment variable, read from the assignment of ``HIDDEN_SEED_ENV``."""
-    tree = ast.parse((root / SEED_MODULE).read_text(encoding="utf-8"))
-    for node in tree.body:
-        target = getattr(node, "target", None) or (node.targets[0] if isinstance(node, ast.Assign) else None)
-        if isinstance(target, ast.Name) and target.id == "HIDDEN_SEED_ENV":
-            return ast.literal_eval(node.value)
-    raise AssertionError(f"{SEED_MODULE} defines no HIDDEN_SEED_ENV")
-
-
 def build_digest(root: Path = PROJECT_ROOT) -> str:
     """A digest of what ``python -m autograder build`` makes the assignments and the site from."""
-    value = os.environ.get(_seed_variable(root), "").strip()
+    value = os.environ.get(HIDDEN_SEED_ENV, "").strip()
     try:
         seed = inputs.hidden_seed_digest(int(value)) if value else "the default seed (in the sources)"
     except ValueError:
