@@ -53,7 +53,7 @@ SPECS_PACKAGE = "autograder/exercises"
 SOLUTIONS_PACKAGE = "solutions"
 
 
-def _digest_files(root: Path, rel_paths: Iterable[str], *extra: str) -> str:
+def digest_files(root: Path, rel_paths: Iterable[str], *extra: str) -> str:
     """SHA-256 over each file's relative path and bytes, in sorted order (a missing file counts as such)."""
     h = hashlib.sha256()
     for rel in sorted(set(rel_paths)):
@@ -142,12 +142,12 @@ def specs_files(assignment: str, root: Path = PROJECT_ROOT) -> list[str]:
 
 def reference_digest(assignment: str, root: Path = PROJECT_ROOT) -> str:
     """Digest of the source of the reference solutions an assignment's exercises are checked against."""
-    return _digest_files(root, reference_files(assignment, root))
+    return digest_files(root, reference_files(assignment, root))
 
 
 def specs_digest(assignment: str, root: Path = PROJECT_ROOT) -> str:
     """Digest of an assignment's check specs (public and hidden cases, tolerances, kinds) and the runtime."""
-    return _digest_files(root, specs_files(assignment, root))
+    return digest_files(root, specs_files(assignment, root))
 
 
 @functools.lru_cache(maxsize=8)
@@ -196,18 +196,18 @@ def grader_files(root: Path = PROJECT_ROOT) -> list[str]:
 def grader_version(root: Path = PROJECT_ROOT) -> str:
     """The project version plus a digest of the grader's own code (:func:`grader_files`) and of the
     versions of the numeric libraries outputs are computed and compared with: ``0.1.0+1a2b3c4d5e6f``."""
-    return f"{project_version(root)}+{_digest_files(root, grader_files(root), *_package_versions())[:12]}"
+    return f"{project_version(root)}+{digest_files(root, grader_files(root), *_package_versions())[:12]}"
 
 
 def generator_digest(root: Path = PROJECT_ROOT) -> str:
     """Digest of the code that generates assignments (:data:`GENERATOR_CODE`)."""
-    return _digest_files(root, GENERATOR_CODE)
+    return digest_files(root, GENERATOR_CODE)
 
 
 def chapter_digest(assignment: str, root: Path = PROJECT_ROOT) -> str | None:
     """Digest of the chapter an assignment is generated from (``chapters/<assignment>.md``), if any."""
     path = root / "chapters" / f"{assignment}.md"
-    return _digest_files(root, [f"chapters/{assignment}.md"]) if path.is_file() else None
+    return digest_files(root, [f"chapters/{assignment}.md"]) if path.is_file() else None
 
 
 def environment_digest(root: Path = PROJECT_ROOT) -> str:
@@ -215,4 +215,4 @@ def environment_digest(root: Path = PROJECT_ROOT) -> str:
     reference solution. A Dask worker whose digest differs from the client's is refused, so a verdict
     recorded with the client's fingerprint was computed with the client's code."""
     files = [str(p.relative_to(root)) for d in (SPECS_PACKAGE, SOLUTIONS_PACKAGE) for p in (root / d).glob("*.py")]
-    return _digest_files(root, files, grader_version(root))
+    return digest_files(root, files, grader_version(root))

@@ -35,15 +35,15 @@ SOURCE_GLOBS: tuple[str, ...] = ("_config.yml", "_toc.yml", "*.md", "chapters/**
 BUILD_STAMP = ".build-stamp.json"
 
 
+def source_files(root: Path = PROJECT_ROOT) -> list[str]:
+    """Every file the site is made from (:data:`SOURCE_GLOBS`, no bytecode caches), relative to ``root``."""
+    return sorted({p.relative_to(root).as_posix() for pattern in SOURCE_GLOBS for p in root.glob(pattern)
+                   if p.is_file() and "__pycache__" not in p.parts})
+
+
 def sources_digest(root: Path = PROJECT_ROOT) -> str:
     """A digest of every file the site is made from (names and contents)."""
-    paths = sorted({p for pattern in SOURCE_GLOBS for p in root.glob(pattern)
-                    if p.is_file() and "__pycache__" not in p.parts})
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+    return inputs.digest_files(root, source_files(root))
 
 
 def build_digest(root: Path = PROJECT_ROOT) -> str:
