@@ -38,15 +38,24 @@ def _add_sandbox_options(p: argparse.ArgumentParser) -> None:
                    help=f"largest notebook read; a bigger one is not graded (default {MAX_NOTEBOOK_BYTES / 2**20:g})")
 
 
+def _course_dir_parent() -> argparse.ArgumentParser:
+    """``--course-dir``, stated once: every subcommand but ``book`` (the site needs no course) takes it."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
+                        help="the nbgrader course folder (default: course/ in the project; submit ignores it)")
+    return parent
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    course = [_course_dir_parent()]
 
     # --- assign: chapters -> nbgrader source -> release (autograder/assign.py)
-    p = sub.add_parser("assign", help="generate nbgrader source and release notebooks from the chapters")
+    p = sub.add_parser("assign", parents=course,
+                       help="generate nbgrader source and release notebooks from the chapters")
     p.add_argument("assignments", nargs="*", help="assignment names (chapter file stems); default: all")
-    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
     p.add_argument("--exchange-root", default=None,
                    help="nbgrader's exchange folder, written to <course-dir>/nbgrader_config.py (default: the "
                    "one already there, else nbgrader's default /usr/local/share/nbgrader/exchange)")
@@ -65,28 +74,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="chapters executed side by side, one kernel each (default: one per core)")
 
     # --- build: assign, then book; nothing when nothing changed (autograder/build.py)
-    p = sub.add_parser("build", help="generate the assignments and build the book (what `python3 dev.py build` runs); "
-                       "with nothing changed it stops at once")
-    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
+    p = sub.add_parser("build", parents=course, help="generate the assignments and build the book (what "
+                       "`python3 dev.py build` runs); with nothing changed it stops at once")
     p.add_argument("--jobs", type=int, default=None, metavar="N",
                    help="chapters executed side by side, one kernel each (default: one per core)")
 
     # --- grade: one notebook (autograder/grading/)
-    p = sub.add_parser("grade", help="grade one submitted notebook")
+    p = sub.add_parser("grade", parents=course, help="grade one submitted notebook",
+                       description="Grade one submitted notebook against the source notebooks of <course-dir> "
+                       "(made by assign if missing).")
     p.add_argument("notebook", type=Path, help="the submitted .ipynb file")
     p.add_argument("--assignment", default=None, help="assignment name (default: recognised from the notebook)")
     p.add_argument("--json", action="store_true", help="print one JSON object with the result")
     p.add_argument("--feedback", type=Path, default=None,
                    help="where to write the HTML feedback (default: <notebook>_feedback.html next to it, or in "
                    "<course-dir>/feedback-local/ for a notebook in the course's source/ or release/ folder)")
-    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
-                   help="course folder with the source notebooks (made by assign if missing; default: course/)")
     _add_sandbox_options(p)
 
     # --- grade-all: a whole class (autograder/grading/)
-    p = sub.add_parser("grade-all", help="grade every submission in course/submitted/<student>/<assignment>/")
-    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
-                   help="nbgrader course folder: submitted/ in; results/, feedback/, gradebook.db out")
+    p = sub.add_parser("grade-all", parents=course,
+                       help="grade every submission in course/submitted/<student>/<assignment>/",
+                       description="Grade every submission in <course-dir>/submitted/<student>/<assignment>/; "
+                       "write results/, feedback/ and gradebook.db in <course-dir>.")
     p.add_argument("--workers", type=int, default=None, help="local Dask worker processes, one notebook at a time "
                    "each (default: the number of cores); with --scheduler, how many workers to wait for (default 1)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="grade on an existing Dask cluster, e.g. "
@@ -96,26 +105,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", type=Path, default=None, help="grades CSV, one column per exercise "
                    "(default: <course-dir>/grades-by-exercise.csv)")
     _add_sandbox_options(p)
-    _add_term_parsers(sub)
-    _add_service_parsers(sub)
-    _add_import_parser(sub)
+    _add_term_parsers(sub, course)
+    _add_service_parsers(sub, course)
+    _add_import_parser(sub, course)
     return parser
 
 
 # --- after grading: report, export, similarity (autograder/term/) ---------------------------------
 
 
-def _add_term_parsers(sub) -> None:
+def _add_term_parsers(sub, course: list[argparse.ArgumentParser]) -> None:
     """The instructor's commands after ``grade-all``; they read results/, submitted/ and the gradebook."""
-    course_help = "nbgrader course folder graded by grade-all (default: course/)"
-    p = sub.add_parser("report", help="write the class report (static HTML with plots) to <course-dir>/report/")
-    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR, help=course_help)
+    p = sub.add_parser("report", parents=course,
+                       help="write the class report (static HTML with plots) to <course-dir>/report/")
     p.add_argument("--output", type=Path, default=None, help="report folder (default: <course-dir>/report)")
     p.add_argument("--low", type=float, default=50.0, metavar="PERCENT",
                    help="a student whose score is below this percentage of an assignment is listed (default 50)")
 
-    p = sub.add_parser("export", help="write the grades for an LMS: Canvas or Moodle grade import CSV, or plain CSV")
-    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR, help=course_help)
+    p = sub.add_parser("export", parents=course,
+                       help="write the grades for an LMS: Canvas or Moodle grade import CSV, or plain CSV")
     p.add_argument("--format", choices=("canvas", "moodle", "csv"), default="csv", help="the file's layout")
     p.add_argument("--output", type=Path, default=None, help="the CSV file (default: <course-dir>/grades-<format>.csv)")
     p.add_argument("--assignment", action="append", default=None, help="only this assignment (repeatable)")
@@ -123,23 +131,23 @@ def _add_term_parsers(sub) -> None:
     p.add_argument("--missing-as-zero", action="store_true",
                    help="give 0 to students with no submission (default: leave their cell empty)")
 
-    p = sub.add_parser("similarity", help="compare a class's answer cells (copydetect) and report similar pairs")
+    p = sub.add_parser("similarity", parents=course,
+                       help="compare a class's answer cells (copydetect) and report similar pairs")
     p.add_argument("assignments", nargs="*", help="assignment names (default: every assignment with submissions)")
-    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR, help=course_help)
     p.add_argument("--output", type=Path, default=None,
                    help="report folder (default: <course-dir>/similarity)")
     p.add_argument("--threshold", type=float, default=None, metavar="FRACTION",
                    help="report pairs at least this similar, 0 to 1 (default: autograder.term.similarity.THRESHOLD)")
 
 
-def _add_import_parser(sub) -> None:
+def _add_import_parser(sub, course: list[argparse.ArgumentParser]) -> None:
     """``import-submissions``: an LMS's bulk download filed into submitted/ (autograder/lms_import.py)."""
-    p = sub.add_parser("import-submissions", help="file a Canvas or Moodle 'download all submissions' zip into "
-                       "<course-dir>/submitted/ for grade-all")
+    p = sub.add_parser("import-submissions", parents=course, help="file a Canvas or Moodle 'download all "
+                       "submissions' zip into <course-dir>/submitted/ for grade-all",
+                       description="File an LMS's bulk download into <course-dir>/submitted/ for grade-all, "
+                       "matching students against the roster in <course-dir>'s gradebook.")
     p.add_argument("lms", choices=("canvas", "moodle"), help="the LMS the zip came from")
     p.add_argument("zip", type=Path, help="the LMS's bulk download of one assignment's submissions")
-    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
-                   help="nbgrader course folder with the roster in its gradebook (default: course/)")
     p.add_argument("--assignment", default=None, help="file every notebook as this assignment (default: the "
                    "assignment named by each notebook's file name)")
     p.add_argument("--worksheet", type=Path, default=None, metavar="CSV",
@@ -151,12 +159,12 @@ def _add_import_parser(sub) -> None:
 # --- the grading service: serve, submit, tokens (autograder/service/) -----------------------------
 
 
-def _add_service_parsers(sub) -> None:
+def _add_service_parsers(sub, course: list[argparse.ArgumentParser]) -> None:
     """``serve`` (the web service and its grading queue), ``submit`` (a student's upload) and ``tokens``."""
     db_help = ("the service's database as a SQLAlchemy URL, e.g. postgresql://user:pw@host/db (default: "
                "$AUTOGRADER_SERVICE_DB, else SQLite <course-dir>/service.db)")
-    p = sub.add_parser("serve", help="run the grading service: students submit from anywhere, the queue grades")
-    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
+    p = sub.add_parser("serve", parents=course,
+                       help="run the grading service: students submit from anywhere, the queue grades")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: behind a proxy)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--db", default=None, help=db_help)
@@ -171,17 +179,17 @@ def _add_service_parsers(sub) -> None:
                    help="a grading not renewed for this long is taken as interrupted and recovered (default 60)")
     _add_sandbox_options(p)
 
-    p = sub.add_parser("submit", help="submit a notebook to the grading service and wait for its grade")
+    p = sub.add_parser("submit", parents=course,
+                       help="submit a notebook to the grading service and wait for its grade")
     p.add_argument("notebook", type=Path)
     p.add_argument("--server", default=None, help="the service's URL (default: $AUTOGRADER_SERVER)")
     p.add_argument("--assignment", default=None, help="chapter (default: the service recognises it from the notebook)")
     p.add_argument("--token-file", default=None, help="file with your token (default: $AUTOGRADER_TOKEN, "
                    "else ~/.autograder-token)")
     p.add_argument("--no-wait", action="store_true", help="return once accepted, without waiting for the grade")
-    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR, help="(unused; every command takes it)")
 
-    p = sub.add_parser("tokens", help="issue the service's tokens: a sign-in link per student of the roster")
-    p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR)
+    p = sub.add_parser("tokens", parents=course,
+                       help="issue the service's tokens: a sign-in link per student of the roster")
     p.add_argument("--db", default=None, help=db_help)
     p.add_argument("--base-url", default="http://127.0.0.1:8000", help="the service's public URL, for the links")
     p.add_argument("--output", type=Path, default=None, help="links CSV (default: <course-dir>/service-links.csv)")

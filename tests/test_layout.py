@@ -97,3 +97,14 @@ def test_every_subcommand_is_dispatched_to_a_function() -> None:
     assert set(sub.choices) == set(COMMANDS)
     for module, function in COMMANDS.values():
         assert callable(getattr(importlib.import_module(module), function)), (module, function)
+
+
+def test_every_subcommand_but_book_takes_the_course_dir_with_its_default() -> None:
+    from autograder.cli import COMMANDS, build_parser
+    from autograder.course import DEFAULT_COURSE_DIR
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    takes = {name for name, p in sub.choices.items()
+             if any(a.option_strings == ["--course-dir"] and a.default == DEFAULT_COURSE_DIR and a.help
+                    for a in p._actions)}
+    assert takes == set(COMMANDS) - {"book"}, f"without --course-dir: {sorted(set(COMMANDS) - takes)}"
