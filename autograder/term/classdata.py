@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from autograder.course import RESULT_FILE, RESULTS_DIR, SUBMITTED_DIR, TIMESTAMP_FILE, CourseError
+from autograder.course import RESULT_FILE, RESULTS_DIR, SUBMITTED_DIR, TIMESTAMP_FILE, CourseError, chapter_order
 from autograder.gradebook import GRADEBOOK_FILE, course_id, db_url
 
 #: Largest result file read (a result is a few kB; its messages are capped by the grader).
@@ -132,7 +132,8 @@ class ClassRecord:
 
 
 def natural_key(name: str) -> tuple:
-    """Sort ``ch2`` before ``ch10``: digit runs compare as numbers."""
+    """Sort student ids ``s2`` before ``s10``: digit runs compare as numbers. (Assignments are sorted by
+    :func:`autograder.course.chapter_order`, as everywhere: chapters by number, other names last.)"""
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
 
 
@@ -286,7 +287,7 @@ def load_class(course_dir: Path, assignments: list[str] | None = None, progress:
         if not sub.late_penalty and penalty:
             sub.late_penalty = penalty
 
-    graded = sorted({a for _s, a in submissions}, key=natural_key)
+    graded = sorted({a for _s, a in submissions}, key=chapter_order)
     if assignments:
         missing = [a for a in assignments if a not in graded]
         if missing:

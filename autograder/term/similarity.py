@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.course import CourseError
-from autograder.course import SUBMITTED_DIR, write_atomic
+from autograder.course import SUBMITTED_DIR, chapter_order, write_atomic
 from autograder.term.classdata import check_course_dir, natural_key
 
 #: Report pairs whose matched code is at least this fraction of either answer.
@@ -176,7 +176,7 @@ def submitted_assignments(course_dir: Path) -> list[str]:
         for student in root.iterdir():
             if student.is_dir() and not student.is_symlink():
                 names |= {a.name for a in student.iterdir() if a.is_dir() and not a.is_symlink()}
-    return sorted(names, key=natural_key)
+    return sorted(names, key=chapter_order)
 
 
 def _students(course_dir: Path, assignment: str) -> list[str]:
