@@ -88,39 +88,86 @@ def _ensure_structure(url: str, cid: str, source: SourceAssignment) -> None:
     SaveCells().preprocess(source.notebook.copy(), resources)
 
 
+class Writer:
+    """One connection to the course's gradebook for a batch of :func:`record` calls.
+
+    Opening nbgrader's :class:`~nbgrader.api.Gradebook` costs a new SQLAlchemy engine, whose cache of
+    compiled queries starts empty, and the check of the assignment's structure: most of the client's
+    time per submission when each record opened its own. A writer opens the gradebook on the first
+    record (nothing is created for a batch that records nothing), checks each assignment's structure
+    once, and commits after every submission, so an interrupted batch loses nothing it recorded and
+    other writers (formgrader, the service) wait for one submission's transaction at most.
+    """
+
+    def __init__(self, course_dir: Path) -> None:
+        self.course_dir = course_dir
+        self._gb: Any = None
+        self._structured: set[str] = set()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self, source: SourceAssignment) -> Any:
+        """The open gradebook, with ``source``'s assignment, notebook and cells recorded in it."""
+        from nbgrader.api import Gradebook
+
+        from autograder.nbgrader_config import ensure_tools_on_path
+
+        if self._gb is None or source.name not in self._structured:
+            ensure_tools_on_path()  # nbgrader runs the `alembic` command to set up a new gradebook
+            self.course_dir.mkdir(parents=True, exist_ok=True)
+            url, cid = db_url(self.course_dir), course_id(self.course_dir)
+            if source.name not in self._structured:  # SaveCells writes on a connection of its own
+                _ensure_structure(url, cid, source)
+                self._structured.add(source.name)
+            if self._gb is None:
+                self._gb = Gradebook(url, cid)
+        return self._gb
+
+    def close(self) -> None:
+        if self._gb is not None:
+            self._gb.close()
+            self._gb = None
+
+
 def record(course_dir: Path, student: str, source: SourceAssignment, result: GradeResult,
-           timestamp: str | None = None, policy: Policy | None = None) -> Lateness:
+           timestamp: str | None = None, policy: Policy | None = None, writer: Writer | None = None) -> Lateness:
     """Store one submission's scores as nbgrader's auto scores of its grade cells; flag its written
     answers for the instructor (:func:`mark_answer`); apply the late policy (:func:`apply_late_policy`).
+    ``writer`` keeps the gradebook open across a batch (default: opened for this record alone).
 
     Returns the submission's lateness (its penalty is 0 without a stated policy)."""
-    from nbgrader.api import Gradebook
     from sqlalchemy.exc import SAWarning
 
-    from autograder.nbgrader_config import ensure_tools_on_path
-
-    ensure_tools_on_path()  # nbgrader runs the `alembic` command to set up a new gradebook
-    url, cid = db_url(course_dir), course_id(course_dir)
-    course_dir.mkdir(parents=True, exist_ok=True)
-    _ensure_structure(url, cid, source)
+    if writer is None:
+        with Writer(course_dir) as own:
+            return record(course_dir, student, source, result, timestamp, policy, own)
+    gb = writer.open(source)
     by_exercise = {e.id: e for e in result.exercises}
-    with warnings.catch_warnings(), Gradebook(url, cid) as gb:
-        # nbgrader's add_submission triggers SQLAlchemy autoflush warnings (its own autograde does too)
-        warnings.simplefilter("ignore", SAWarning)
-        gb.update_or_create_student(student)
-        kwargs = {"timestamp": timestamp} if parse_time(timestamp) is not None else {}
-        gb.update_or_create_submission(source.name, student, **kwargs)
-        for cell_name, exercise_id in source.grade_cells.items():
-            grade = gb.find_grade(cell_name, source.notebook_name, source.name, student)
-            exercise = by_exercise.get(exercise_id)
-            grade.auto_score = exercise.score if exercise is not None else 0
-            grade.needs_manual_grade = grade.manual_score is not None
-        answers = {q.id: q.answered for q in result.by_hand}
-        for question in source.questions:
-            grade = gb.find_grade(question.answer_cell, source.notebook_name, source.name, student)
-            mark_answer(grade, answers.get(question.id, False))
-        lateness = apply_late_policy(gb, source, student, result.score, policy or Policy(stated=False))
-        gb.db.commit()
+    try:
+        with warnings.catch_warnings():
+            # nbgrader's add_submission triggers SQLAlchemy autoflush warnings (its own autograde does too)
+            warnings.simplefilter("ignore", SAWarning)
+            gb.update_or_create_student(student)
+            kwargs = {"timestamp": timestamp} if parse_time(timestamp) is not None else {}
+            gb.update_or_create_submission(source.name, student, **kwargs)
+            for cell_name, exercise_id in source.grade_cells.items():
+                grade = gb.find_grade(cell_name, source.notebook_name, source.name, student)
+                exercise = by_exercise.get(exercise_id)
+                grade.auto_score = exercise.score if exercise is not None else 0
+                grade.needs_manual_grade = grade.manual_score is not None
+            answers = {q.id: q.answered for q in result.by_hand}
+            for question in source.questions:
+                grade = gb.find_grade(question.answer_cell, source.notebook_name, source.name, student)
+                mark_answer(grade, answers.get(question.id, False))
+            lateness = apply_late_policy(gb, source, student, result.score, policy or Policy(stated=False))
+            gb.db.commit()
+    except BaseException:
+        gb.db.rollback()  # the session stays usable for the batch's next submission
+        raise
     return lateness
 
 

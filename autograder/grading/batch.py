@@ -279,6 +279,7 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
+    from autograder import gradebook
     from autograder.grading.engine import worker_identity
     from autograder.grading.source import assignment_catalogue
     from autograder.specs import hidden_seed
@@ -328,7 +329,7 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
             return
         result.notebook_sha256, result.timestamp = digest, timestamp
         fingerprint = {"notebook_sha256": digest, **parts[sub.assignment]}
-        saved = save(sub, result, course_dir, fingerprint, sources[sub.assignment])
+        saved = save(sub, result, course_dir, fingerprint, sources[sub.assignment], writer)
         if not result.graded:
             tell(sub, NOT_GRADED, result.notes[0] if result.notes else NOT_GRADED)
         elif not saved:
@@ -341,6 +342,7 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc="grading", unit="notebook", file=sys.stderr, disable=not progress)
+    writer = gradebook.Writer(course_dir)  # one gradebook connection for the batch, opened on first use
     pending = iter(todo)
     inflight: dict[Any, tuple[Submission, str, str | None]] = {}
     contexts: dict[str, Any] = {}
@@ -407,6 +409,7 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
         raise
     finally:
         bar.close()
+        writer.close()
         if owned:
             engine.close()
     return BatchSummary(outcomes)

@@ -21,6 +21,7 @@ from autograder.grading.source import SourceAssignment
 from autograder.safe_io import MAX_TIMESTAMP_BYTES, UnsafeFile, neutral, read_inside
 
 if TYPE_CHECKING:
+    from autograder import gradebook
     from autograder.grading.batch import Submission
     from autograder.late import Lateness
 
@@ -138,7 +139,7 @@ def write_feedback(course_dir: Path, sub: Submission, html: str, timestamp: str 
 
 
 def save(sub: Submission, result: GradeResult, course_dir: Path, fingerprint: dict[str, str | None],
-          source: SourceAssignment | None) -> bool:
+          source: SourceAssignment | None, writer: gradebook.Writer | None = None) -> bool:
     """Record one finished job: gradebook, feedback, then result.json last (it marks the job done).
 
     The course's late policy (:mod:`autograder.late`) is applied here, so that everything that records
@@ -147,7 +148,7 @@ def save(sub: Submission, result: GradeResult, course_dir: Path, fingerprint: di
     (nothing is recorded under a policy nobody stated).
 
     Returns False (and says why on stderr) if the gradebook could not take it; the job is then not
-    marked done, so the next run grades it again.
+    marked done, so the next run grades it again. ``writer`` keeps the gradebook open across a batch.
     """
     from autograder import feedback, gradebook, late
 
@@ -159,7 +160,7 @@ def save(sub: Submission, result: GradeResult, course_dir: Path, fingerprint: di
     lateness: Lateness | None = None
     if source is not None and result.exercises:
         try:
-            lateness = gradebook.record(course_dir, sub.student, source, result, timestamp, policy)
+            lateness = gradebook.record(course_dir, sub.student, source, result, timestamp, policy, writer)
         except Exception as err:  # e.g. the database is locked: keep grading the others
             print(f"autograder grade-all: {neutral(sub.student, False)}/{neutral(sub.assignment, False)}: could "
                   f"not record the grade in the gradebook ({type(err).__name__}: {neutral(str(err), False)}); it "
