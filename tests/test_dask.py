@@ -15,6 +15,7 @@ of the project, never by editing the repository.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -35,7 +36,7 @@ from autograder.grading import batch
 from autograder.grading.batch import (GRADED, UP_TO_DATE, Context, Job, WorkerRefused, find_submissions,
                                       grade_submissions, grade_task)
 from autograder.grading.engine import Engine, mismatch, worker_identity
-from autograder.grading.results import NOT_GRADED
+from autograder.grading.results import NOT_GRADED, GradeResult
 from autograder.grading.source import assignment_catalogue, load_assignment
 from autograder.specs import HIDDEN_SEED_ENV, hidden_seed
 from solutions.paths import PROJECT_ROOT
@@ -280,6 +281,29 @@ def test_a_notebook_that_kills_its_worker_every_time_is_not_graded_and_the_batch
     # recorded: the next run does not try it again
     again = grade_submissions(course, find_submissions(course), _engine(cluster), sandbox="auto")
     assert {o.status for o in again.outcomes} == {UP_TO_DATE}
+
+
+def _not_run(job: Job, context: Context):
+    """A zero without running anything: a test of the batch's bookkeeping needs only round trips."""
+    return GradeResult.zero(context.source, job.assignment, "not run")
+
+
+@pytest.mark.grading
+@pytest.mark.dask
+def test_the_client_keeps_no_submission_once_recorded(template: Path, tmp_path: Path) -> None:
+    """Memory stays flat as the class grows: once recorded, a submission's bytes are dropped by the
+    client and, on a local cluster, by the scheduler in the same process. (Dask's connections keep
+    their last ``distributed.admin.low-level-log-length`` messages whole: 1,000 by default, which kept
+    ~0.2 MB per submission of a class in the client.)"""
+    course = _course_copy(template, tmp_path)
+    n = 120
+    _class(course, {f"s{i:03d}": notebook(template, "release") for i in range(n)})
+    with Engine(workers=1) as engine:
+        summary = grade_submissions(course, find_submissions(course), engine, sandbox="auto", task=_not_run)
+        gc.collect()
+        held = sum(isinstance(o, Job) for o in gc.get_objects())
+    assert [o.reason for o in summary.outcomes] == ["not run"] * n  # each came back and was recorded
+    assert held < n // 3, f"{held} of {n} submissions are still held by the client"
 
 
 @pytest.mark.grading

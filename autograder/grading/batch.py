@@ -271,7 +271,7 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
     the end). Each submission's bytes go to the cluster as task data, at most ``window`` at a time
     (default: four per worker), and each result is recorded as soon as it comes back, then dropped: the
     client's memory does not grow with the class. ``seed`` is the hidden seed (default:
-    :func:`autograder.specs.hidden_seed`). ``task`` replaces :func:`grade_task` (for tests). Each
+    :func:`autograder.seed.hidden_seed`). ``task`` replaces :func:`grade_task` (for tests). Each
     outcome is also passed to ``on_outcome`` as it is known.
     """
     from concurrent.futures import CancelledError
@@ -282,7 +282,7 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
     from autograder import gradebook
     from autograder.grading.engine import worker_identity
     from autograder.grading.source import assignment_catalogue
-    from autograder.specs import hidden_seed
+    from autograder.seed import hidden_seed
 
     course_dir = course_dir.resolve()
     seed = hidden_seed() if seed is None else seed

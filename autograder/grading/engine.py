@@ -30,6 +30,12 @@ from autograder.course import CourseError
 ALLOWED_FAILURES = 2
 #: Seconds to wait for a scheduler, and for its workers to show up.
 CONNECT_TIMEOUT = 30
+#: How many recent messages each of Dask's connections keeps for debugging
+#: (``distributed.admin.low-level-log-length``, 1,000 by default). Each message of ours is a whole
+#: submission with its assignment's context, about 100 KB, so the default made the client's memory
+#: (its connection to the scheduler and, on a local cluster, the scheduler's to each worker) grow
+#: with the class by about 0.2 MB per submission, up to hundreds of MB.
+MESSAGE_LOG_LENGTH = 10
 
 
 @functools.lru_cache(maxsize=1)
@@ -96,6 +102,8 @@ class Engine:
         import dask
         from distributed import Client, LocalCluster
 
+        # for the life of this process: connections opened later (a worker that restarts) read it too
+        dask.config.set({"distributed.admin.low-level-log-length": MESSAGE_LOG_LENGTH})
         try:
             if self.scheduler is None:
                 n = self.workers or os.cpu_count() or 1

@@ -19,7 +19,7 @@ def grade_notebook(nb: nbformat.NotebookNode, source: SourceAssignment, sandbox:
                    limits: Any = None, seed: int | None = None) -> GradeResult:
     """Grade a read notebook against its assignment's source; see the module docstring for how.
 
-    ``seed`` is the hidden cases' seed (default: :func:`autograder.specs.hidden_seed` of this process;
+    ``seed`` is the hidden cases' seed (default: :func:`autograder.seed.hidden_seed` of this process;
     ``grade-all`` passes its client's to the worker as task data)."""
     from autograder import sandbox as sandbox_module
     from autograder.exercises import get_spec
