@@ -71,8 +71,37 @@ class Exercise:
         return getattr(importlib.import_module(self.module), self.id)
 
     def reference_source(self) -> str:
-        """The reference's source code, dedented, exactly as in the solutions package."""
+        """The reference's source code, dedented, exactly as in the solutions package.
+
+        Read from the module's file when the reference is defined there at the top level (the
+        contract's case): importing the module would import torch, seconds at the start of every
+        book build and assignment generation, for text that is in the file. Anything else (a name the
+        module imports from elsewhere) is imported and read with :func:`inspect.getsource`.
+        """
+        source = top_level_source(self.module, self.id)
+        if source is not None:
+            return source
         return textwrap.dedent(inspect.getsource(self.reference))
+
+
+def top_level_source(module: str, name: str) -> str | None:
+    """The source of the function or class ``name`` defined at the top level of ``module`` (from its
+    first decorator to its last line, as :func:`inspect.getsource` gives it), found without importing
+    the module; ``None`` if the module's file does not define it there."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    text = Path(spec.origin).read_text(encoding="utf-8")
+    found = [node for node in ast.parse(text).body
+             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name]
+    if len(found) != 1:  # absent, or defined twice (the module's last definition wins): let Python say
+        return None
+    node = found[0]
+    first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+    lines = text.splitlines(keepends=True)[first - 1:node.end_lineno]
+    return textwrap.dedent("".join(lines))
 
 
 @dataclass(frozen=True)

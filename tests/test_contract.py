@@ -95,6 +95,47 @@ def test_reference_is_self_contained(ex: chapters.Exercise) -> None:
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=_ids(EXERCISES))
+def test_reference_source_read_from_the_file_is_what_python_gives(ex: chapters.Exercise) -> None:
+    """The book and the assignments read each reference's source from its file without importing it;
+    computed the other way, through the imported function and :func:`inspect.getsource`, it is the same."""
+    import textwrap
+
+    from_file = chapters.top_level_source(ex.module, ex.id)
+    assert from_file is not None and from_file == ex.reference_source()
+    assert from_file == textwrap.dedent(inspect.getsource(ex.reference))
+
+
+def test_top_level_source_finds_decorated_definitions_and_only_top_level_ones(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decorators are part of the source, as inspect gives it; a nested or imported name is not found."""
+    import sys
+    import textwrap
+
+    (tmp_path / "srcmod.py").write_text(textwrap.dedent('''\
+        import functools
+        from math import sqrt
+
+
+        @functools.lru_cache(maxsize=None)
+        @staticmethod
+        def cached(x):  # a comment on the def line
+            return x
+
+
+        class Box:
+            def inner(self):
+                return 1
+        '''))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("srcmod", None)
+    import srcmod
+
+    assert chapters.top_level_source("srcmod", "cached") == inspect.getsource(srcmod.cached)
+    assert chapters.top_level_source("srcmod", "Box") == inspect.getsource(srcmod.Box)
+    assert chapters.top_level_source("srcmod", "inner") is None and chapters.top_level_source("srcmod", "sqrt") is None
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=_ids(EXERCISES))
 def test_stub_matches_its_solution(ex: chapters.Exercise) -> None:
     """The stub keeps the reference's signature and docstring, and fails its check as 'not done yet'."""
     source = ex.reference_source()
