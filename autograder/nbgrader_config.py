@@ -109,3 +109,26 @@ def ensure_tools_on_path() -> None:
     if shutil.which("alembic") is None:
         bin_dir = str(Path(sys.executable).parent)
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    _alembic_head_in_process()
+
+
+def alembic_head() -> str:
+    """The revision nbgrader stamps on a new gradebook (what ``alembic heads`` prints for nbgrader's
+    migrations), read by alembic in this process."""
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    return ScriptDirectory(ALEMBIC_DIR).get_current_head()
+
+
+def _alembic_head_in_process() -> None:
+    """Make nbgrader read that revision with :func:`alembic_head`.
+
+    nbgrader's ``get_alembic_version`` runs the ``alembic heads`` command for it, a new Python process
+    (about 2 s here) each time a gradebook is created: once per course, per assignment generated into
+    a new course folder, per book build. The answer is the same: ``tests/test_assign.py`` compares the
+    two and the version a new gradebook records.
+    """
+    import nbgrader.api
+
+    nbgrader.api.get_alembic_version = alembic_head

@@ -319,6 +319,24 @@ def test_course_files(fixture_course: Path) -> None:
         assert assignment.max_score == sum(e.points for e in load_exercises(FIXTURE_DIR / f"{FIXTURE}.md"))
 
 
+def test_gradebook_version_read_in_process_is_what_alembic_says(fixture_course: Path) -> None:
+    """nbgrader stamps a new gradebook with ``alembic heads`` run as a command; ours reads the same
+    revision in-process (:func:`autograder.nbgrader_config.alembic_head`), and the gradebook the
+    generator made records it."""
+    import sqlite3
+
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    from autograder.nbgrader_config import alembic_head
+
+    ensure_tools_on_path()
+    with _temp_alembic_ini("sqlite:////nonexistent/gradebook.db") as ini:
+        printed = subprocess.run(["alembic", "-c", ini, "heads"], capture_output=True, text=True, check=True).stdout
+    assert printed.split()[0] == alembic_head()
+    with sqlite3.connect(fixture_course / "gradebook.db") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(alembic_head(),)]
+
+
 def test_notebook_format(fixture_course: Path) -> None:
     """The source notebook's cells, metadata and contents are the documented format."""
     nb = nbformat.read(notebook_path(fixture_course, "source", FIXTURE), as_version=4)
