@@ -371,6 +371,10 @@ class _Lines:
 _ERROR_NAME = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(?::|$)")
 
 
+#: What replaces a run's output from the moment its hidden cases start.
+HIDDEN_OUTPUT_CUT = "[output after the hidden checks started is not kept]"
+
+
 def reduce_error(error: str) -> str:
     """What may be shown of an error reported after the hidden inputs entered the process: a
     built-in exception's name, or a fixed phrase; never its text."""
@@ -573,7 +577,7 @@ def _attempt(mode: str, env: dict[str, str], cwd: str, public_job: bytes, hidden
                         if progress.public_done and not progress.secret:
                             # from here on nothing the process says is kept verbatim, its output included
                             progress.secret = True
-                            output.close("[output after the hidden checks started is not kept]")
+                            output.close(HIDDEN_OUTPUT_CUT)
                             writers.append(threading.Thread(target=handle.write_job, args=(hidden_job(), True),
                                                             daemon=True))
                             writers[1].start()

@@ -360,7 +360,13 @@ def test_a_late_thread_reports_nothing_verbatim():
     """Variant: a thread waits for the hidden tensors and reports them by print, forged errors, output."""
     result = run_hostile(H.LATE_REPORTER)
     text = shown_texts(result)
-    assert leaks(text) == [] and "LEAK" not in text, text[:3000]
+    assert leaks(text) == [], text[:3000]
+    # The thread reports every tensor that appears. One caught while the public cases run is a public
+    # input or a tensor of the student's own code (no hidden-only shape, as checked above: allowed, and
+    # a matter of timing, seen under CI load); from the moment the hidden inputs enter the process,
+    # nothing it says is shown.
+    assert sandbox.HIDDEN_OUTPUT_CUT in result.output
+    assert "LEAK" not in result.output.partition(sandbox.HIDDEN_OUTPUT_CUT)[2]
     assert result.fatal is None, result.fatal
     # The thread scans every object of its process every 5 ms and writes on every descriptor while the
     # hidden calls run, so now and then it disturbs its own process's hidden calls (seen once in CI: a
