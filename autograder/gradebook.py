@@ -117,7 +117,7 @@ class Writer:
         from autograder.nbgrader_config import ensure_tools_on_path
 
         if self._gb is None or source.name not in self._structured:
-            ensure_tools_on_path()  # nbgrader runs the `alembic` command to set up a new gradebook
+            ensure_tools_on_path()  # how nbgrader stamps a new gradebook (nbgrader_config)
             self.course_dir.mkdir(parents=True, exist_ok=True)
             url, cid = db_url(self.course_dir), course_id(self.course_dir)
             if source.name not in self._structured:  # SaveCells writes on a connection of its own

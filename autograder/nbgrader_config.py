@@ -100,11 +100,13 @@ def current_exchange_root(course_dir: Path) -> str | None:
 
 
 def ensure_tools_on_path() -> None:
-    """Put this Python's ``bin`` folder on ``PATH`` if nbgrader's helper commands are not found.
+    """Prepare nbgrader's gradebook setup in this process.
 
-    nbgrader runs the ``alembic`` command to set up its gradebook; with an environment's Python
-    called directly (``.venv/bin/python -m autograder ...``, not activated) that command is not on
-    ``PATH`` and every gradebook operation fails.
+    nbgrader stamps a new gradebook with the revision the ``alembic heads`` command prints; that
+    revision is now read in-process (:func:`_alembic_head_in_process`). Its other helper commands
+    (``nbgrader db upgrade`` runs ``alembic upgrade``) still need ``alembic`` on ``PATH``, which an
+    environment's Python called directly (``.venv/bin/python -m autograder ...``, not activated)
+    does not give: this Python's ``bin`` folder is put there if the command is not found.
     """
     if shutil.which("alembic") is None:
         bin_dir = str(Path(sys.executable).parent)
