@@ -9,7 +9,9 @@ Every code cell runs through the jupyter-cache named in ``_config.yml``, but not
 would run the chapters one after the other: before Sphinx starts, the chapters whose run the cache
 lacks are executed side by side, one kernel per core (``--jobs N``), by jupyter-cache's parallel
 executor (:func:`execute_chapters`); each is staged under the key MyST-NB will look it up by, so
-Sphinx (``execute_notebooks: cache``) only reads outputs. A chapter that raises stops the build at
+Sphinx (``execute_notebooks: cache``) only reads outputs. Each chapter's kernel is forked from one
+interpreter that has imported torch, pandas and the other slow libraries once
+(:mod:`autograder.warm_kernels`), rather than importing them again for every chapter. A chapter that raises stops the build at
 once, with its name and traceback; the other chapters' kernels are stopped.
 
 Expanding an exercise (see ``docs/AUTHORING.md``) turns its solution cell,
@@ -82,6 +84,7 @@ from jupyter_cache.executors.basic import (
 from autograder import chapters
 from autograder.course import CourseError
 from autograder.uptodate import BUILD_DIR, sources_digest
+from autograder.warm_kernels import WarmKernels
 from solutions.paths import PROJECT_ROOT
 
 CONFIG_NAME = "_config.yml"
@@ -721,7 +724,7 @@ def execute_chapters(site: Site, cache: Path, jobs: int | None = None) -> list[s
         raise ChapterFailed(f"the chapter {s.docname} ({s.path}) failed to execute: {why}")
 
     executor = SideBySide(db, workers, nb_config.execution_in_temp, report)
-    with _kernel_can_import():
+    with _kernel_can_import(), WarmKernels():
         executor.run_and_cache(filter_uris=list(by_uri), timeout=nb_config.execution_timeout,
                                allow_errors=nb_config.execution_allow_errors)
     for s in missing:
