@@ -8,10 +8,12 @@
 1. The README's build command (``python3 dev.py build``) with nothing changed since the last build
    (the script builds once first if needed). Target: at most 2 s.
 2. Cold build: a fresh process builds the book into a temporary folder with an empty execution
-   cache (assignments for the download boxes, chapters executed side by side, Sphinx).
+   cache (assignments for the download boxes, chapters executed side by side in kernels forked from
+   one pre-imported template, ``autograder/warm_kernels.py``; then Sphinx).
 3. Serial execution: the expanded chapters of that cold build run with nbclient, one after the
-   other, in the same folder and environment as the build; per-cell times come from nbclient's
-   timing metadata, and the slowest cell is printed. Target: cold build at most 0.7 x this.
+   other, in the same folder and environment as the build, each in a kernel started the ordinary way
+   (as Jupyter Book 1 runs them); per-cell times come from nbclient's timing metadata, and the
+   slowest cell is printed. Target: cold build at most 0.7 x this.
 
 The machine's load average is printed too: on a shared machine the figures vary with it.
 """
