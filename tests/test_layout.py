@@ -7,6 +7,8 @@ last circle. ``autograder.course`` (the layout, ``CourseError``) is what everyon
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from solutions.paths import PROJECT_ROOT
@@ -108,3 +110,24 @@ def test_every_subcommand_but_book_takes_the_course_dir_with_its_default() -> No
              if any(a.option_strings == ["--course-dir"] and a.default == DEFAULT_COURSE_DIR and a.help
                     for a in p._actions)}
     assert takes == set(COMMANDS) - {"book"}, f"without --course-dir: {sorted(set(COMMANDS) - takes)}"
+
+
+def _imported_by(statement: str) -> set[str]:
+    """The modules a fresh interpreter has imported after ``statement`` (with the project importable)."""
+    code = f"{statement}\nimport sys\nprint(' '.join(k for k, v in sys.modules.items() if v is not None))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_reading_a_notebook_does_not_build_the_iri_grammars() -> None:
+    """nbformat's jsonschema would import rfc3987-syntax (39 Lark grammars, a second or two per process);
+    autograder keeps it out, and nbformat still validates a notebook and refuses a broken one."""
+    loaded = _imported_by("import autograder.grading.batch, nbformat\n"
+                          "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')])\n"
+                          "nbformat.validate(nb)\n"
+                          "nb.cells[0]['execution_count'] = 'one'\n"
+                          "try:\n    nbformat.validate(nb)\nexcept nbformat.ValidationError:\n    pass\n"
+                          "else:\n    raise SystemExit('a broken notebook validated')")
+    assert "nbformat" in loaded and "jsonschema" in loaded
+    assert "rfc3987_syntax" not in loaded and "lark" not in loaded
+    assert "rfc3987_syntax" in _imported_by("import jsonschema"), "the package is no longer installed: drop the guard"
