@@ -50,26 +50,10 @@ from autograder.nbgrader_config import KERNEL_NAME, ensure_tools_on_path, load_c
 from autograder.service.client import submit_cell
 from autograder.specs import Spec
 
-#: Version of the notebook format below; bump it when the grader must tell old notebooks apart.
-FORMAT: int = 1
-#: Notebook metadata key that marks a notebook as one of the course's assignments.
-METADATA_KEY: str = "autograder"
-#: nbgrader's cell metadata schema version (nbgrader 0.9).
-NBGRADER_SCHEMA: int = 3
-#: Cell metadata that collapses a code cell's source in JupyterLab and Notebook 7 (the setup cell's:
-#: a student sees the "how to work" cell and then the first task, not the check runtime).
-HIDDEN_SOURCE: dict = {"jupyter": {"source_hidden": True}}
-#: grade_id of the fixed cells; an exercise's cells are "task_<id>", "<id>" and "check_<id>".
-SETUP_ID: str = "setup"
-SETUP_CODE_ID: str = "setup_code"
-TASK_PREFIX: str = "task_"
-CHECK_PREFIX: str = "check_"
-#: grade_id prefixes of a written question's cells: the question (locked) and the answer, a markdown
-#: cell that nbgrader grades by hand (``solution`` and ``grade`` true, ``points``).
-QUESTION_PREFIX: str = "question_"
-ANSWER_PREFIX: str = "answer_"
-#: What the answer cell holds: nbgrader's default ``ClearSolutions.text_stub``.
-ANSWER_STUB: str = "YOUR ANSWER HERE"
+from autograder.notebook_format import (ANSWER_PREFIX, ANSWER_STUB, CHECK_PREFIX, FORMAT, HIDDEN_SOURCE,  # noqa: F401
+                                         METADATA_KEY, NBGRADER_SCHEMA, QUESTION_PREFIX, SETUP_CODE_ID, SETUP_ID,
+                                         TASK_PREFIX)
+
 #: Name of the dict of public cases in the setup cell, and the labels of the two kinds of checks.
 PUBLIC_CASES: str = "PUBLIC_CASES"
 PUBLIC_LABEL: str = "public check"

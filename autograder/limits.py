@@ -1,9 +1,15 @@
-"""The resource limits of one submission's run, in a module of their own: the command line shows their
-defaults without importing the sandbox (which loads torch, seconds for ``--help`` or ``report``)."""
+"""The resource limits of one submission's run, and where the sandbox puts the grader and the run's
+work, in a module of their own: the command line shows the limits' defaults, and the grading client
+names those folders in messages, without importing the sandbox (which loads torch: seconds, and
+hundreds of MB, for a process that never runs a check)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: Where the sandbox binds the grader's own files (read-only), and the run's working folder.
+SANDBOX_LIB = "/grader"
+SANDBOX_WORK = "/tmp/work"
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import cgroups, seccomp, wire
-from autograder.limits import Limits
+from autograder.limits import SANDBOX_LIB, SANDBOX_WORK, Limits
 from autograder.runtime import KINDS
 from autograder.safe_io import BadJSON, loads_bounded
 
@@ -86,9 +86,7 @@ MODES = ("auto", "bwrap", "none")
 HERE = Path(__file__).resolve().parent
 #: Files the sandboxed program needs; they are bound read-only into the sandbox, nothing else of ours.
 RUNNER_FILES = ("_runner.py", "runtime.py", "wire.py", "zygote.py")
-SANDBOX_LIB = "/grader"
 SANDBOX_TMP = "/tmp"
-SANDBOX_WORK = "/tmp/work"
 #: Size of the sandbox's private tmpfs (its only writable place).
 SCRATCH_BYTES = 128 * 1024 * 1024
 #: Size of its POSIX shared memory folder ``/dev/shm`` (a tmpfs of its own).

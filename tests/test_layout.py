@@ -131,3 +131,12 @@ def test_reading_a_notebook_does_not_build_the_iri_grammars() -> None:
     assert "nbformat" in loaded and "jsonschema" in loaded
     assert "rfc3987_syntax" not in loaded and "lark" not in loaded
     assert "rfc3987_syntax" in _imported_by("import jsonschema"), "the package is no longer installed: drop the guard"
+
+
+def test_the_grading_client_does_not_load_torch() -> None:
+    """``grade-all``'s client reads, sends and records submissions; only the workers run checks (and the
+    check runtime's torch: seconds and hundreds of MB the client does not need)."""
+    client = _imported_by("import autograder.cli, autograder.grading.batch, autograder.grading.record, "
+                          "autograder.grading.engine, autograder.gradebook, autograder.feedback")
+    assert "autograder.grading.batch" in client and "torch" not in client
+    assert "torch" in _imported_by("import autograder.grading.notebook"), "the worker's grading no longer loads torch"

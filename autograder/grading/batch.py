@@ -18,12 +18,10 @@ from typing import Any
 from autograder import safe_io
 from autograder.course import (DEFAULT_CSV_NAME, FEEDBACK_DIR, RESULT_FILE, RESULTS_DIR, SUBMITTED_DIR,
                                TIMESTAMP_FILE, CourseError, known_assignments, unknown_assignment)
-from autograder.grading.notebook import grade_notebook
 from autograder.grading.options import limits_from_args, max_notebook_bytes, sandbox_mode
 from autograder.grading.record import late_fingerprint, read_result, save
-from autograder.grading.results import NOT_GRADED, GradeResult, GraderUnavailable
+from autograder.grading.results import NOT_GRADED, GradeResult, GraderUnavailable, shorten
 from autograder.grading.source import SourceAssignment, load_assignment, parse_notebook, recognise_assignment
-from autograder.grading.verdict import _shorten
 from autograder.safe_io import MAX_NOTEBOOK_BYTES, MAX_TIMESTAMP_BYTES, UnsafeFile, neutral
 
 
@@ -190,6 +188,7 @@ def grade_task(job: Job, context: Context) -> GradeResult:
     folder. Never raises for a bad notebook (it scores 0 with a message); raises :class:`WorkerRefused`
     on a worker whose code differs from the client's."""
     from autograder.grading.engine import mismatch
+    from autograder.grading.notebook import grade_notebook  # the worker's: the client never grades (nor imports torch)
 
     why = mismatch(context.identity)
     if why is not None:
@@ -207,7 +206,7 @@ def grade_task(job: Job, context: Context) -> GradeResult:
         return GradeResult.zero(source, job.assignment, str(err))
     except Exception as err:  # a grader crash on one submission must not stop the batch
         return GradeResult.zero(source, job.assignment, f"the grader failed on this notebook: "
-                                f"{type(err).__name__}: {_shorten(str(err), 200)}")
+                                f"{type(err).__name__}: {shorten(str(err), 200)}")
 
 
 def read_job(sub: Submission, max_bytes: int) -> tuple[Job | None, str | None, str]:
@@ -396,7 +395,7 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
                 result.retry = True
             except Exception as err:  # outside grade_task's own guard: the cluster's failure, not the notebook's
                 result = GradeResult.zero(source, sub.assignment, f"the grading cluster failed ({type(err).__name__}: "
-                                          f"{_shorten(str(err), 200)})")
+                                          f"{shorten(str(err), 200)})")
                 result.retry = True
             future.release()
             del future

@@ -9,9 +9,9 @@ import nbformat
 
 from autograder.course import DEFAULT_COURSE_DIR, CourseError
 from autograder.grading.program import build_program
-from autograder.grading.results import STARTUP_FAILURE, ExerciseResult, GradeResult, GraderUnavailable
+from autograder.grading.results import STARTUP_FAILURE, ExerciseResult, GradeResult, GraderUnavailable, shorten
 from autograder.grading.source import SourceAssignment, load_assignment, read_submission, recognise_assignment
-from autograder.grading.verdict import _error_line, _shorten, judge_exercise, read_answers
+from autograder.grading.verdict import _error_line, judge_exercise, read_answers
 from autograder.safe_io import MAX_NOTEBOOK_BYTES
 
 
@@ -48,7 +48,7 @@ def grade_notebook(nb: nbformat.NotebookNode, source: SourceAssignment, sandbox:
     cell_errors: dict[str, str] = {}
     for index, error in run.cell_errors:
         owner = program.owners[index] if 0 <= index < len(program.owners) else None
-        text = _shorten(_error_line(error), 200)
+        text = shorten(_error_line(error), 200)
         if owner is not None:
             cell_errors.setdefault(owner, text)
         else:

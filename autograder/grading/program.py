@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from autograder.assign import CHECK_PREFIX
+from autograder.notebook_format import CHECK_PREFIX
 from autograder.grading.scan import SOLUTIONS_MESSAGE, UnreadableCell, uses_solutions
 from autograder.grading.source import SourceAssignment, grade_id
 

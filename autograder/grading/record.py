@@ -67,7 +67,7 @@ def machine_paths(course_dir: Path) -> dict[str, str]:
     """The grading machine's folders that a message may name, each with the label shown instead:
     the course, the project, Python and its packages, the sandbox's own folders, the temporary folder
     and the grader's home."""
-    from autograder import sandbox
+    from autograder.limits import SANDBOX_LIB, SANDBOX_WORK
     from solutions.paths import PROJECT_ROOT
 
     labels: dict[str, str] = {}
@@ -81,8 +81,8 @@ def machine_paths(course_dir: Path) -> dict[str, str]:
     add(PROJECT_ROOT, "<project>")
     for prefix in (sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix):
         add(prefix, "<python>")
-    add(sandbox.SANDBOX_WORK, "<sandbox>")
-    add(sandbox.SANDBOX_LIB, "<sandbox>")
+    add(SANDBOX_WORK, "<sandbox>")
+    add(SANDBOX_LIB, "<sandbox>")
     add(tempfile.gettempdir(), "<tmp>")
     add(Path.home(), "~")
     return labels

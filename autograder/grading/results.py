@@ -20,6 +20,14 @@ NOT_RUN = "not run"
 STARTUP_FAILURE = "the grading process failed to start"
 #: Longest message shown for one exercise (cell errors and public differences can be long).
 MAX_MESSAGE_CHARS = 400
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters (ending in "...") if longer."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 #: How a submission that the grader could not read or run starts its message.
 NOT_GRADED = "could not be graded"
 

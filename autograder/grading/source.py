@@ -16,7 +16,7 @@ import nbformat
 
 from autograder import safe_io
 from autograder.chapters import chapter_paths, load_exercises
-from autograder.assign import ANSWER_PREFIX, CHECK_PREFIX, METADATA_KEY, QUESTION_PREFIX, TASK_PREFIX
+from autograder.notebook_format import ANSWER_PREFIX, CHECK_PREFIX, METADATA_KEY, QUESTION_PREFIX, TASK_PREFIX
 from autograder.course import CourseError, known_assignments, source_path, unknown_assignment
 from autograder.grading.results import NOT_GRADED
 from autograder.safe_io import MAX_NOTEBOOK_BYTES, BadJSON, UnsafeFile, loads_bounded

@@ -8,16 +8,11 @@ from typing import Any
 
 import nbformat
 
-from autograder.assign import ANSWER_PREFIX, ANSWER_STUB
-from autograder.grading.results import MAX_MESSAGE_CHARS, NOT_DONE, NOT_RUN, ByHandResult, ExerciseResult
+from autograder.notebook_format import ANSWER_PREFIX, ANSWER_STUB
+from autograder.grading.results import NOT_DONE, NOT_RUN, ByHandResult, ExerciseResult, shorten
 from autograder.grading.source import ExerciseInfo, SourceAssignment, grade_id
 from autograder.runtime import Difference
 from autograder.sandbox import SAFE_EXCEPTION_NAMES
-
-
-def _shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _error_line(error: str) -> str:
@@ -82,7 +77,7 @@ def judge_exercise(info: ExerciseInfo, spec: Any, public: list, hidden: list, ou
     total = len(public) + len(hidden)
 
     def fail(message: str) -> ExerciseResult:
-        return ExerciseResult(info.id, info.title, 0, info.points, False, _shorten(message))
+        return ExerciseResult(info.id, info.title, 0, info.points, False, shorten(message))
 
     not_run = {fatal, NOT_RUN} - {None}
     if outcomes is None or len(outcomes) < total or any(o.error in not_run for o in outcomes):
