@@ -19,8 +19,10 @@ results:
 It prints the measured seconds (total and per submission), the CPU seconds per submission of every
 process of a run (the client, its Dask workers, their sandboxes), and the ratios the course aims at:
 all cores against nbgrader (target >= 1.7x faster on 2 cores), one worker against the floor (target
-within 1.3x), two Dask workers against one (target >= 1.8x). ``--cold`` adds a one-worker run with
-the warm start turned off (``AUTOGRADER_COLD_START=1``).
+within 1.3x), two Dask workers against one (target >= 1.8x), on the whole runs and once started: a
+run's fixed cost (cluster and warm interpreters started, stopped at the end) is measured on a batch
+of 8 and taken off. ``--cold`` adds a one-worker run with the warm start turned off
+(``AUTOGRADER_COLD_START=1``).
 
 ``--class-size N`` (at least 1,000 for the issue's figure) then grades a simulated class of N
 generated chapter 2 submissions of the same mixed quality through a local Dask cluster, in a process
@@ -56,6 +58,8 @@ BREAKAGES = ("def oops(:\n    pass\n",                 # a syntax error in the a
              "raise ValueError('half-finished')\n",      # an exception at the top of the cell
              "import time\ntime.sleep(0.5)\nx = undefined_name\n")  # a NameError after a pause
 SEED = 2026
+#: Submissions in the small batch that measures a grading run's fixed cost (start-up and shut-down).
+STARTUP_BATCH = 8
 
 
 def _env() -> dict[str, str]:
@@ -258,6 +262,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"one worker vs the nbclient floor: {one / floor:.2f}x the floor's time (target <= 1.3x)")
         print(f"one worker vs nbgrader: {nbg / one:.2f}x faster")
         print(f"{args.workers} Dask workers vs one: {one / many:.2f}x faster (target >= 1.8x with 2)")
+        if n > 2 * STARTUP_BATCH:
+            # Each run starts a cluster and a warm interpreter per worker before its first result, and
+            # stops them after its last: seconds that one worker and two spend alike. A batch of
+            # STARTUP_BATCH measures that fixed cost; the rest of the batch, the workers' speed.
+            fixed = {w: time_ours(first_submissions(copy_course(template, root / f"fixed{w}"), STARTUP_BATCH), w)
+                     for w in (1, args.workers)}
+            rate = {w: (total - fixed[w]) / (n - STARTUP_BATCH) for w, total in ((1, one), (args.workers, many))}
+            print(f"fixed cost of a run (start-up, shut-down, {STARTUP_BATCH} submissions): "
+                  f"{fixed[1]:.1f} s with one worker, {fixed[args.workers]:.1f} s with {args.workers}")
+            print(f"{args.workers} Dask workers vs one, once started (the batch less its fixed cost): "
+                  f"{rate[1] / rate[args.workers]:.2f}x faster ({rate[1]:.3f} against {rate[args.workers]:.3f} "
+                  f"s/submission)")
         if args.cold:
             print(f"warm start vs cold start, one worker: {seconds[runs[4][0]] / one:.2f}x faster")
         if args.class_size:
