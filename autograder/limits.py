@@ -1,11 +1,43 @@
-"""The resource limits of one submission's run, and where the sandbox puts the grader and the run's
-work, in a module of their own: the command line shows the limits' defaults, and the grading client
-names those folders in messages, without importing the sandbox (which loads torch: seconds, and
-hundreds of MB, for a process that never runs a check)."""
+"""What a process that never runs a check needs to know of the sandbox, in a module of its own: the
+resource limits of one submission's run, where the sandbox puts the grader and the run's work, and
+whether it can be used here. The command line shows the limits' defaults and checks the sandbox, and
+the grading client names those folders in messages, without importing :mod:`autograder.sandbox`
+(which loads torch: seconds, and hundreds of MB)."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
+
+#: The sandbox modes a grading command accepts.
+MODES = ("auto", "bwrap", "none")
+BWRAP_MISSING = (
+    "the sandbox tool bubblewrap (bwrap) is not installed, so untrusted submissions cannot be run "
+    "safely. Install it (Debian/Ubuntu: `apt-get install bubblewrap`; Fedora: `dnf install "
+    "bubblewrap`) or, only for work you trust, run unsandboxed explicitly (--unsandboxed, "
+    "sandbox='none')."
+)
+
+
+class SandboxUnavailable(RuntimeError):
+    """The requested sandbox cannot be used here; the message says what to install or pass."""
+
+
+def bwrap_path() -> str | None:
+    """Where bubblewrap is, or ``None``."""
+    return shutil.which("bwrap")
+
+
+def resolve_sandbox(sandbox: str) -> str:
+    """``"bwrap"`` or ``"none"`` for a requested mode; raise :class:`SandboxUnavailable` if impossible."""
+    if sandbox not in MODES:
+        raise ValueError(f"unknown sandbox {sandbox!r}; expected one of {MODES}")
+    if sandbox == "none":
+        return "none"
+    if bwrap_path() is None:
+        raise SandboxUnavailable(BWRAP_MISSING)
+    return "bwrap"
+
 
 #: Where the sandbox binds the grader's own files (read-only), and the run's working folder.
 SANDBOX_LIB = "/grader"

@@ -63,7 +63,6 @@ import json
 import os
 import select
 import selectors
-import shutil
 import signal
 import socket
 import struct
@@ -78,11 +77,11 @@ from pathlib import Path
 from typing import Any
 
 from autograder import cgroups, seccomp, wire
-from autograder.limits import SANDBOX_LIB, SANDBOX_WORK, Limits
+from autograder.limits import (BWRAP_MISSING, MODES, SANDBOX_LIB, SANDBOX_WORK, Limits,  # noqa: F401
+                               SandboxUnavailable, bwrap_path, resolve_sandbox)
 from autograder.runtime import KINDS
 from autograder.safe_io import BadJSON, loads_bounded
 
-MODES = ("auto", "bwrap", "none")
 HERE = Path(__file__).resolve().parent
 #: Files the sandboxed program needs; they are bound read-only into the sandbox, nothing else of ours.
 RUNNER_FILES = ("_runner.py", "runtime.py", "wire.py", "zygote.py")
@@ -136,17 +135,6 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 #: Unprivileged uids for sandboxes started by root: one per job, so process limits do not add up.
 UID_BASE = 1_000_000
 UIDS_PER_PROCESS = 64
-BWRAP_MISSING = (
-    "the sandbox tool bubblewrap (bwrap) is not installed, so untrusted submissions cannot be run "
-    "safely. Install it (Debian/Ubuntu: `apt-get install bubblewrap`; Fedora: `dnf install "
-    "bubblewrap`) or, only for work you trust, run unsandboxed explicitly (--unsandboxed, "
-    "sandbox='none')."
-)
-
-
-class SandboxUnavailable(RuntimeError):
-    """The requested sandbox cannot be used here; the message says what to install or pass."""
-
 
 @dataclass
 class CaseOutcome:
@@ -177,22 +165,6 @@ class RunResult:
 
 
 # ------------------------------------------------------------------------------------ the sandbox
-
-def bwrap_path() -> str | None:
-    """Where bubblewrap is, or ``None``."""
-    return shutil.which("bwrap")
-
-
-def resolve_sandbox(sandbox: str) -> str:
-    """``"bwrap"`` or ``"none"`` for a requested mode; raise :class:`SandboxUnavailable` if impossible."""
-    if sandbox not in MODES:
-        raise ValueError(f"unknown sandbox {sandbox!r}; expected one of {MODES}")
-    if sandbox == "none":
-        return "none"
-    if bwrap_path() is None:
-        raise SandboxUnavailable(BWRAP_MISSING)
-    return "bwrap"
-
 
 def _python_paths() -> list[str]:
     """The folders the sandboxed Python needs, read-only: its installation and the environment."""

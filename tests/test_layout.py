@@ -136,7 +136,11 @@ def test_reading_a_notebook_does_not_build_the_iri_grammars() -> None:
 def test_the_grading_client_does_not_load_torch() -> None:
     """``grade-all``'s client reads, sends and records submissions; only the workers run checks (and the
     check runtime's torch: seconds and hundreds of MB the client does not need)."""
-    client = _imported_by("import autograder.cli, autograder.grading.batch, autograder.grading.record, "
-                          "autograder.grading.engine, autograder.gradebook, autograder.feedback")
+    client = _imported_by("import argparse, autograder.cli, autograder.grading.batch, autograder.grading.record, "
+                          "autograder.grading.engine, autograder.gradebook, autograder.feedback\n"
+                          "from autograder.grading import options\n"
+                          "options.sandbox_mode(argparse.Namespace(unsandboxed=True))\n"
+                          "options.limits_from_args(argparse.Namespace(cell_timeout=1, timeout=2, memory_mb=3, "
+                          "max_processes=4, max_output_bytes=5))")
     assert "autograder.grading.batch" in client and "torch" not in client
     assert "torch" in _imported_by("import autograder.grading.notebook"), "the worker's grading no longer loads torch"

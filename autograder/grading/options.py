@@ -22,7 +22,7 @@ def limits_from_args(args: argparse.Namespace):
 
 def sandbox_mode(args: argparse.Namespace) -> str:
     """The sandbox the command line asks for, checked to be usable here before any grading starts."""
-    from autograder.sandbox import SandboxUnavailable, resolve_sandbox
+    from autograder.limits import SandboxUnavailable, resolve_sandbox
 
     try:
         return resolve_sandbox("none" if args.unsandboxed else "auto")
