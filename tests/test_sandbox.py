@@ -302,7 +302,9 @@ def test_bad_calls_are_refused_before_running():
 
 
 def test_missing_bubblewrap_is_refused_with_a_clear_message(monkeypatch):
-    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    from autograder import limits
+
+    monkeypatch.setattr(limits, "bwrap_path", lambda: None)  # resolve_sandbox's, which the sandbox uses
     for mode in ("auto", "bwrap"):
         with pytest.raises(sandbox.SandboxUnavailable, match="bubblewrap.*apt-get install bubblewrap.*--unsandboxed"):
             sandbox.run_submission(["x = 1"], {}, sandbox=mode)
