@@ -218,6 +218,18 @@ def test_second_run_regrades_nothing_and_a_changed_notebook_alone(batch: tuple[P
         assert gb.find_submission(ASSIGNMENT, "carol").score == POINTS["mae_loss"]
 
 
+def test_the_same_notebook_submitted_again_later_is_recorded_again(batch: tuple[Path, str]) -> None:
+    """The late policy reads a submission's time: the same bytes submitted later are not up to date."""
+    course, _ = batch
+    assert "0 to grade" in _grade_all(course).stderr
+    later = "2026-12-24 09:00:00.000000 UTC"
+    assert later != TIMESTAMP and _result(course, "alice")["submission_timestamp"] == TIMESTAMP
+    (course / "submitted" / "alice" / ASSIGNMENT / "timestamp.txt").write_text(later)
+    assert "4 submissions, 1 to grade, 3 up to date" in _grade_all(course).stderr
+    assert _result(course, "alice")["submission_timestamp"] == later
+    assert "4 submissions, 0 to grade, 4 up to date" in _grade_all(course).stderr
+
+
 def test_assignment_filter(batch: tuple[Path, str], capsys) -> None:
     """``--assignment`` limits the batch; an unknown name is an error naming the known ones."""
     course, _ = batch

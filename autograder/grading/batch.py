@@ -135,6 +135,20 @@ def _notebook_digest(sub: Submission, max_bytes: int) -> str | None:
         return None
 
 
+def _timestamp(sub: Submission) -> str | None:
+    """The submission's time (``timestamp.txt``), or ``None`` if it has none or it cannot be read safely."""
+    try:
+        return sub.timestamp()
+    except UnsafeFile:
+        return None
+
+
+def submission_fingerprint(digest: str | None, timestamp: str | None) -> dict[str, str | None]:
+    """What decides one submission's result apart from its assignment: the notebook's bytes and the time
+    it was submitted (the late policy reads it: the same notebook submitted again later may be late)."""
+    return {"notebook_sha256": digest, "submission_timestamp": timestamp}
+
+
 def assignment_fingerprint(assignment: str, source: SourceAssignment | None, seed: int) -> dict[str, str | None]:
     """What decides the grades of an assignment's submissions apart from each notebook's bytes: its source
     notebook, its reference solutions and check specs, the hidden seed (a digest of it) and the grader's
@@ -310,7 +324,8 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
     todo = []
     for sub in subs:
         if is_up_to_date(read_result(sub.result_path(course_dir)),
-                         {"notebook_sha256": _notebook_digest(sub, max_bytes), **parts[sub.assignment]}):
+                         submission_fingerprint(_notebook_digest(sub, max_bytes), _timestamp(sub))
+                         | parts[sub.assignment]):
             tell(sub, UP_TO_DATE)
         else:
             todo.append(sub)
@@ -327,7 +342,7 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
             tell(sub, LEFT_FOR_NEXT_RUN, result.notes[0] if result.notes else None)
             return
         result.notebook_sha256, result.timestamp = digest, timestamp
-        fingerprint = {"notebook_sha256": digest, **parts[sub.assignment]}
+        fingerprint = submission_fingerprint(digest, timestamp) | parts[sub.assignment]
         saved = save(sub, result, course_dir, fingerprint, sources[sub.assignment], writer)
         if not result.graded:
             tell(sub, NOT_GRADED, result.notes[0] if result.notes else NOT_GRADED)
@@ -359,12 +374,12 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
             for sub in pending:
                 source = sources[sub.assignment]
                 if source is None:
-                    record(sub, GradeResult.zero(None, sub.assignment, problems[sub.assignment]), None, None)
+                    record(sub, GradeResult.zero(None, sub.assignment, problems[sub.assignment]), None, _timestamp(sub))
                     bar.update()
                     continue
                 job, timestamp, reason = read_job(sub, max_bytes)
                 if job is None:
-                    record(sub, GradeResult.zero(source, sub.assignment, reason), None, None)
+                    record(sub, GradeResult.zero(source, sub.assignment, reason), None, _timestamp(sub))
                     bar.update()
                     continue
                 if sub.assignment not in contexts:
