@@ -39,8 +39,10 @@ from pathlib import Path
 
 #: What the chapters import that is slow to import, imported once in the template. Only libraries:
 #: the course's own modules (``solutions``, ``autograder``) are imported fresh by each chapter, and so
-#: is ipykernel's application, whose settings read the kernel's environment when its module is imported.
-PRELOAD = ("matplotlib_inline.backend_inline", "matplotlib.pyplot", "numpy", "pandas",
+#: is ipykernel's application, whose settings read the kernel's environment when its module is imported,
+#: and so are pyplot and its inline backend, which hook into the kernel's shell when they are imported
+#: (imported here, before there is a shell, a figure would never be shown).
+PRELOAD = ("matplotlib", "numpy", "pandas",
            "torch", "torch.nn.functional", "sklearn.linear_model", "sympy", "myst_nb")
 #: ipykernel's default matplotlib backend (``kernelapp.py``), set before matplotlib is imported so that
 #: a forked kernel starts with the backend a fresh one would choose.

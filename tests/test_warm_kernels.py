@@ -32,13 +32,25 @@ print(json.dumps({
 """
 
 
+#: Cells whose outputs must come out alike: a figure shown, a figure left open (the inline backend
+#: shows it after the cell), a table, a magic.
+SHOWN = ["import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()",
+         "plt.figure()\nplt.plot([3, 2, 1])",
+         "import pandas as pd\npd.DataFrame({'a': [1, 2]})",
+         "%matplotlib inline\nplt.plot([2, 2])"]
+
+
 def _probe(cwd: Path) -> dict:
+    """The probe's findings, and under ``outputs`` the kinds of output of the :data:`SHOWN` cells."""
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                            "language": "python"}})
-    nb.cells = [nbformat.v4.new_code_cell(PROBE)]
+    nb.cells = [nbformat.v4.new_code_cell(code) for code in [PROBE, *SHOWN]]
     client = nbclient.NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(cwd)}})
     client.execute()
-    return json.loads(client.nb.cells[0].outputs[0]["text"])
+    found = json.loads(client.nb.cells[0].outputs[0]["text"])
+    found["outputs"] = [[(o["output_type"], sorted(o.get("data", {}))) for o in cell.outputs]
+                        for cell in client.nb.cells[1:]]
+    return found
 
 
 @pytest.mark.book
@@ -53,6 +65,7 @@ def test_a_forked_kernel_starts_as_a_fresh_one(tmp_path: Path, monkeypatch: pyte
     assert (warm.pop("preloaded"), fresh.pop("preloaded")) == (True, False)
     assert warm.pop("parent") == template != fresh.pop("parent")
     assert warm["env"]["A_CHAPTER_SETTING"] == "seen"
+    assert all(any("image/png" in kinds for _, kinds in outputs) for outputs in fresh["outputs"][:2])
     assert warm == fresh
 
 
