@@ -11,8 +11,8 @@ lacks are executed side by side, one kernel per core (``--jobs N``), by jupyter-
 executor (:func:`execute_chapters`); each is staged under the key MyST-NB will look it up by, so
 Sphinx (``execute_notebooks: cache``) only reads outputs. Each chapter's kernel is forked from one
 interpreter that has imported torch, pandas and the other slow libraries once
-(:mod:`autograder.warm_kernels`), rather than importing them again for every chapter. A chapter that raises stops the build at
-once, with its name and traceback; the other chapters' kernels are stopped.
+(:mod:`autograder.warm_kernels`), rather than importing them again for every chapter. A chapter that
+raises stops the build at once, with its name and traceback; the other chapters' kernels are stopped.
 
 Expanding an exercise (see ``docs/AUTHORING.md``) turns its solution cell,
 ``from solutions.<module> import <id>``, into

@@ -89,7 +89,7 @@ def launch(address: str, argv: list[str]) -> int:
     buffer = bytearray()
     try:
         conn.connect(address)
-        request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "address": address}
+        request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ)}
         socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
         conn.settimeout(READY_TIMEOUT)
         first = (_read_line(conn, buffer) or b"").split()
@@ -119,8 +119,9 @@ def launch(address: str, argv: list[str]) -> int:
 # --------------------------------------------------------------------------------------------------
 # The template: imports once, forks a kernel per request
 
-def _kernel(conn: socket.socket, request: dict, fds: list[int]) -> None:
-    """In the forked child: take over the launcher's folder, environment and streams, run ipykernel."""
+def _kernel(conn: socket.socket, request: dict, fds: list[int], spec_folder: str) -> None:
+    """In the forked child: take over the launcher's folder, environment and streams, run ipykernel.
+    ``spec_folder`` is the build's kernelspec folder, which the chapter's ``JUPYTER_PATH`` loses."""
     for i, fd in enumerate(fds):
         os.dup2(fd, i)
         os.close(fd)
@@ -128,13 +129,13 @@ def _kernel(conn: socket.socket, request: dict, fds: list[int]) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     # the kernelspec's folder is ours, not the chapter's: its JUPYTER_PATH is what it was before the build's
-    ours = os.path.dirname(os.path.abspath(request.get("address", "")))
-    kept = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p and os.path.abspath(p) != ours]
+    kept = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep)
+            if p and os.path.abspath(p) != spec_folder]
     if kept:
         os.environ["JUPYTER_PATH"] = os.pathsep.join(kept)
     else:
         os.environ.pop("JUPYTER_PATH", None)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
+    for sig in (signal.SIGTERM, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # as a fresh interpreter has it
 
@@ -175,6 +176,7 @@ def _kernel(conn: socket.socket, request: dict, fds: list[int]) -> None:
 def serve(address: str) -> None:
     """Listen on ``address`` (and say ``listening`` on stdout), import :data:`PRELOAD`, then fork a kernel
     for each launcher that connects. Launchers that connect during the imports wait for their kernel."""
+    spec_folder = os.path.dirname(os.path.abspath(address))  # the socket lies in the kernelspec's folder
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
     listener.listen(64)
@@ -198,7 +200,7 @@ def serve(address: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the build, which stops this process
     while True:
         if os.getppid() != parent:  # the build is gone (killed): so are this process, its kernels and folder
-            shutil.rmtree(os.path.dirname(os.path.abspath(address)), ignore_errors=True)
+            shutil.rmtree(spec_folder, ignore_errors=True)
             stop()
         for key, _ in selector.select(PARENT_POLL):
             if key.fileobj is listener:
@@ -223,7 +225,7 @@ def serve(address: str) -> None:
                             os.close(pidfd)
                         conn.settimeout(None)
                         os.setsid()
-                        _kernel(conn, request, fds)
+                        _kernel(conn, request, fds, spec_folder)
                     finally:
                         os._exit(1)
                 for fd in fds:
@@ -266,7 +268,8 @@ class WarmKernels:
         address = str(self.folder / "template.sock")
         # not ``python -P``: a kernel forked from it would have sys.flags.safe_path, and IPython would then
         # leave the working folder off sys.path; the script's own folder is dropped from sys.path by hand
-        boot = f"import runpy, sys; del sys.path[0]; runpy.run_path({str(Path(__file__).resolve())!r}, run_name='__main__')"
+        script = str(Path(__file__).resolve())
+        boot = f"import runpy, sys; del sys.path[0]; runpy.run_path({script!r}, run_name='__main__')"
         self.process = subprocess.Popen([sys.executable, "-c", boot, "serve", address],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         if not self._listening():
@@ -276,7 +279,7 @@ class WarmKernels:
             return self
         spec_dir = self.folder / "kernels" / KERNEL_NAME
         spec_dir.mkdir(parents=True)
-        spec = {"argv": [sys.executable, "-I", "-S", str(Path(__file__).resolve()), "launch", address,
+        spec = {"argv": [sys.executable, "-I", "-S", script, "launch", address,
                          "-f", "{connection_file}"],
                 "display_name": "Python 3 (ipykernel, forked from the book build's template)",
                 "language": "python", "kernel_protocol_version": "5.5", "metadata": {"debugger": True}}
@@ -287,7 +290,7 @@ class WarmKernels:
         return self
 
     def _listening(self) -> bool:
-        """Whether the template said ``listening`` within :data:`READY_TIMEOUT` seconds."""
+        """Whether the template said ``listening`` within :data:`LISTEN_TIMEOUT` seconds."""
         assert self.process is not None and self.process.stdout is not None
         done = threading.Event()
         said: list[bytes] = []

@@ -119,7 +119,8 @@ def test_without_the_template_a_kernel_starts_the_ordinary_way(tmp_path: Path, m
 def test_the_template_does_not_outlive_a_killed_build(tmp_path: Path) -> None:
     """A build killed outright (no clean-up of its own runs) leaves no template and no folder behind."""
     build = subprocess.Popen([sys.executable, "-c", "import time\nfrom autograder.warm_kernels import WarmKernels\n"
-                              "with WarmKernels() as k:\n    print(k.process.pid, k.folder, flush=True)\n    time.sleep(600)"],
+                              "with WarmKernels() as k:\n    print(k.process.pid, k.folder, flush=True)\n"
+                              "    time.sleep(600)"],
                              cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True)
     pid, folder = build.stdout.readline().split()
     template = int(pid)
