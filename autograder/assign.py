@@ -48,12 +48,10 @@ from autograder.course import CourseError, write_atomic
 from autograder.exercises import all_specs
 from autograder.nbgrader_config import KERNEL_NAME, ensure_tools_on_path, load_config, write_config
 from autograder.service.client import submit_cell
-from autograder.specs import Spec
-# the notebook's format, named once there (the grader reads it without importing this module); kept here
-# too, for the generator's readers
-from autograder.notebook_format import (ANSWER_PREFIX, ANSWER_STUB, CHECK_PREFIX, FORMAT, HIDDEN_SOURCE,  # noqa: F401
+from autograder.notebook_format import (ANSWER_PREFIX, ANSWER_STUB, CHECK_PREFIX, FORMAT, HIDDEN_SOURCE,
                                          METADATA_KEY, NBGRADER_SCHEMA, QUESTION_PREFIX, SETUP_CODE_ID, SETUP_ID,
                                          TASK_PREFIX)
+from autograder.specs import Spec
 
 #: Name of the dict of public cases in the setup cell, and the labels of the two kinds of checks.
 PUBLIC_CASES: str = "PUBLIC_CASES"

@@ -77,8 +77,8 @@ from pathlib import Path
 from typing import Any
 
 from autograder import cgroups, seccomp, wire
-from autograder.limits import (BWRAP_MISSING, MODES, SANDBOX_LIB, SANDBOX_WORK, Limits,  # noqa: F401
-                               SandboxUnavailable, bwrap_path, resolve_sandbox)
+from autograder.limits import (SANDBOX_LIB, SANDBOX_WORK, Limits, SandboxUnavailable, bwrap_path,
+                               resolve_sandbox)
 from autograder.runtime import KINDS
 from autograder.safe_io import BadJSON, loads_bounded
 

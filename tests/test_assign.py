@@ -32,7 +32,8 @@ from nbclient import NotebookClient
 
 from autograder import assign as assign_mod
 from autograder import literals
-from autograder.assign import CHECK_PREFIX, SETUP_CODE_ID, TASK_PREFIX, assign
+from autograder.assign import assign
+from autograder.notebook_format import CHECK_PREFIX, FORMAT, SETUP_CODE_ID, TASK_PREFIX
 from autograder.chapters import (
     BEGIN_SOLUTION,
     CHAPTERS_DIR,
@@ -341,7 +342,7 @@ def test_notebook_format(fixture_course: Path) -> None:
     """The source notebook's cells, metadata and contents are the documented format."""
     nb = nbformat.read(notebook_path(fixture_course, "source", FIXTURE), as_version=4)
     exercises = load_exercises(FIXTURE_DIR / f"{FIXTURE}.md")
-    assert nb.metadata.autograder == {"assignment": FIXTURE, "format": assign_mod.FORMAT}
+    assert nb.metadata.autograder == {"assignment": FIXTURE, "format": FORMAT}
     assert nb.metadata.kernelspec.name == "python3"
     ids = [c.metadata.nbgrader.grade_id for c in nb.cells]
     assert ids == ["setup", "setup_code"] + [g for e in exercises for g in (TASK_PREFIX + e.id, e.id, CHECK_PREFIX + e.id)] \

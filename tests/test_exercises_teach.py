@@ -20,7 +20,7 @@ import nbformat
 import pytest
 import torch
 
-from autograder import assign, chapters
+from autograder import assign, chapters, notebook_format
 from autograder.exercises import all_specs
 from autograder.exercises.ch2 import EXAMPLE_STEPS, MIN_HIDDEN_STEPS
 from autograder.runtime import STEPS, TRAJECTORY, CheckFailed, run_cases
@@ -282,13 +282,13 @@ def test_questions_become_manually_graded_answer_cells(tmp_path: Path) -> None:
     source = assign.source_notebook(path.stem, "t", exercises, SPECS, questions)
     by_id = {c.metadata["nbgrader"]["grade_id"]: (i, c) for i, c in enumerate(source.cells)}
     for q in questions:
-        i, question = by_id[assign.QUESTION_PREFIX + q.id]
-        j, answer = by_id[assign.ANSWER_PREFIX + q.id]
+        i, question = by_id[notebook_format.QUESTION_PREFIX + q.id]
+        j, answer = by_id[notebook_format.ANSWER_PREFIX + q.id]
         assert j == i + 1 and question.source == q.text and question.metadata["nbgrader"]["locked"]
-        assert answer.cell_type == "markdown" and answer.source == assign.ANSWER_STUB
+        assert answer.cell_type == "markdown" and answer.source == notebook_format.ANSWER_STUB
         meta = answer.metadata["nbgrader"]
         assert (meta["solution"], meta["grade"], meta["locked"], meta["task"], meta["points"]) == \
             (True, True, False, False, q.points)
     order = [c.metadata["nbgrader"]["grade_id"] for c in source.cells]
-    last_check = max(order.index(assign.CHECK_PREFIX + e.id) for e in exercises)
-    assert all(order.index(assign.QUESTION_PREFIX + q.id) > last_check for q in questions)  # as in the chapter
+    last_check = max(order.index(notebook_format.CHECK_PREFIX + e.id) for e in exercises)
+    assert all(order.index(notebook_format.QUESTION_PREFIX + q.id) > last_check for q in questions)  # as in the chapter

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 import torch
 
-from autograder.assign import ANSWER_PREFIX, METADATA_KEY
+from autograder.notebook_format import ANSWER_PREFIX, METADATA_KEY
 from autograder.chapters import CHAPTERS_DIR, load_exercises, load_questions
 from autograder.cli import main as cli_main
 from autograder.exercises import get_spec

@@ -47,7 +47,7 @@ import nbformat
 import pytest
 from conftest import CHROMIUM_ARGS, is_local_url
 
-from autograder.assign import CHECK_PREFIX, SETUP_CODE_ID
+from autograder.notebook_format import CHECK_PREFIX, SETUP_CODE_ID
 from autograder.chapters import BEGIN_SOLUTION, END_SOLUTION
 
 pytestmark = [pytest.mark.browser, pytest.mark.grading]
