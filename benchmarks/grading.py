@@ -262,11 +262,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"one worker vs the nbclient floor: {one / floor:.2f}x the floor's time (target <= 1.3x)")
         print(f"one worker vs nbgrader: {nbg / one:.2f}x faster")
         print(f"{args.workers} Dask workers vs one: {one / many:.2f}x faster (target >= 1.8x with 2)")
-        if n > 2 * STARTUP_BATCH:
+        if n >= 10 * STARTUP_BATCH:
             # Each run starts a cluster and a warm interpreter per worker before its first result, and
             # stops them after its last: seconds that one worker and two spend alike. A batch of
-            # STARTUP_BATCH measures that fixed cost; the rest of the batch, the workers' speed.
-            fixed = {w: time_ours(first_submissions(copy_course(template, root / f"fixed{w}"), STARTUP_BATCH), w)
+            # STARTUP_BATCH measures that fixed cost; the rest of the batch, the workers' speed (on a
+            # smaller batch than 10x, the difference of two runs is mostly their noise: not printed).
+            fixed = {w: time_ours(first_submissions(copy_course(template, root / f"fixed{w}"), STARTUP_BATCH), w,
+                                  f"ours, {STARTUP_BATCH} submissions, --workers {w}")
                      for w in (1, args.workers)}
             rate = {w: (total - fixed[w]) / (n - STARTUP_BATCH) for w, total in ((1, one), (args.workers, many))}
             print(f"fixed cost of a run (start-up, shut-down, {STARTUP_BATCH} submissions): "
