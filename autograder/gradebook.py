@@ -151,19 +151,17 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
         with warnings.catch_warnings():
             # nbgrader's add_submission triggers SQLAlchemy autoflush warnings (its own autograde does too)
             warnings.simplefilter("ignore", SAWarning)
-            gb.update_or_create_student(student)
-            kwargs = {"timestamp": timestamp} if parse_time(timestamp) is not None else {}
-            gb.update_or_create_submission(source.name, student, **kwargs)
+            submission = _submission(gb, source.name, student, timestamp)
+            notebook, grades = _notebook_grades(gb, submission, source)
             for cell_name, exercise_id in source.grade_cells.items():
-                grade = gb.find_grade(cell_name, source.notebook_name, source.name, student)
+                grade = grades[cell_name]
                 exercise = by_exercise.get(exercise_id)
                 grade.auto_score = exercise.score if exercise is not None else 0
                 grade.needs_manual_grade = grade.manual_score is not None
             answers = {q.id: q.answered for q in result.by_hand}
             for question in source.questions:
-                grade = gb.find_grade(question.answer_cell, source.notebook_name, source.name, student)
-                mark_answer(grade, answers.get(question.id, False))
-            lateness = apply_late_policy(gb, source, student, result.score, policy or Policy(stated=False))
+                mark_answer(grades[question.answer_cell], answers.get(question.id, False))
+            lateness = apply_late_policy(submission, notebook, student, result.score, policy or Policy(stated=False))
             gb.db.commit()
     except BaseException:
         gb.db.rollback()  # the session stays usable for the batch's next submission
@@ -171,7 +169,48 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
     return lateness
 
 
-def apply_late_policy(gb: Any, source: SourceAssignment, student: str, score: float, policy: Policy) -> Lateness:
+def _submission(gb: Any, assignment: str, student: str, timestamp: str | None) -> Any:
+    """The student's submission of ``assignment`` with its ``timestamp``, as nbgrader's
+    ``update_or_create_student`` and ``update_or_create_submission`` leave them, in fewer round trips:
+    an unknown student is added in this record's transaction (not committed on its own), a known one is
+    not written again; a new submission is made by nbgrader's ``add_submission``, which mirrors the
+    assignment's notebooks and cells (and commits)."""
+    from nbgrader.api import MissingEntry, Student
+    from nbgrader.utils import parse_utc
+
+    if gb.db.get(Student, student) is None:
+        gb.db.add(Student(id=student))
+    kwargs = {"timestamp": timestamp} if parse_time(timestamp) is not None else {}
+    try:
+        submission = gb.find_submission(assignment, student)
+    except MissingEntry:
+        return gb.add_submission(assignment, student, **kwargs)
+    if kwargs:
+        submission.timestamp = parse_utc(timestamp)
+    return submission
+
+
+def _notebook_grades(gb: Any, submission: Any, source: SourceAssignment) -> tuple[Any, dict[str, Any]]:
+    """The submission's notebook of ``source`` and its grades by grade cell name, in two queries (what
+    nbgrader's ``find_submission_notebook`` and one ``find_grade`` per cell would find)."""
+    from nbgrader.api import Grade, GradeCell, MissingEntry, Notebook, SubmittedNotebook
+    from sqlalchemy.exc import NoResultFound
+
+    try:
+        notebook = (gb.db.query(SubmittedNotebook).join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+                    .filter(SubmittedNotebook.assignment_id == submission.id, Notebook.name == source.notebook_name)
+                    .one())
+    except NoResultFound:
+        raise MissingEntry(f"No such submitted notebook: {source.name}/{source.notebook_name}") from None
+    grades = dict(gb.db.query(GradeCell.name, Grade).join(Grade, Grade.cell_id == GradeCell.id)
+                  .filter(Grade.notebook_id == notebook.id).all())
+    wanted = {*source.grade_cells, *(q.answer_cell for q in source.questions)}
+    if not wanted <= grades.keys():
+        raise MissingEntry(f"No such grade cell(s) in the gradebook: {', '.join(sorted(wanted - grades.keys()))}")
+    return notebook, grades
+
+
+def apply_late_policy(submission: Any, notebook: Any, student: str, score: float, policy: Policy) -> Lateness:
     """Record a submission's lateness as nbgrader does: the extension on the submission (nbgrader's
     ``extension``), the penalty in points on the submitted notebook (``late_submission_penalty``, what
     nbgrader's ``AssignLatePenalties`` sets; ``None`` when there is none, as nbgrader resets it).
@@ -179,12 +218,11 @@ def apply_late_policy(gb: Any, source: SourceAssignment, student: str, score: fl
     A stated policy's extensions replace the gradebook's (the file is the one place they are stated);
     without a policy file the gradebook's extension is kept and only read.
     """
-    submission = gb.find_submission(source.name, student)
+    assignment = submission.assignment
     if policy.stated:
-        extension = policy.extension(student, source.name)
+        extension = policy.extension(student, assignment.name)
         submission.extension = extension if extension else None
-    lateness = assess(policy, score, submission.timestamp, submission.assignment.duedate, submission.extension)
-    notebook = gb.find_submission_notebook(source.notebook_name, source.name, student)
+    lateness = assess(policy, score, submission.timestamp, assignment.duedate, submission.extension)
     notebook.late_submission_penalty = lateness.penalty or None
     return lateness
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,101 @@ def test_a_locked_gradebook_refuses_one_record_and_the_writer_goes_on(template: 
         assert save_one(course, "bob", 99, writer)
     scores = auto_scores(course)
     assert scores["bob"] == scores["alice"] > scores["carol"] > 0
+
+
+def record_with_nbgraders_calls(course: Path, student: str, source, result, timestamp: str, policy) -> None:
+    """The same record made the long way, with nbgrader's own API calls one by one (what
+    :func:`autograder.gradebook.record` did before it saved round trips): the oracle of the test below."""
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import course_id, db_url, mark_answer
+    from autograder.late import assess
+
+    by_exercise = {e.id: e for e in result.exercises}
+    with warnings.catch_warnings(), Gradebook(db_url(course), course_id(course)) as gb:
+        warnings.simplefilter("ignore")
+        gb.update_or_create_student(student)
+        gb.update_or_create_submission(source.name, student, timestamp=timestamp)
+        for cell, exercise_id in source.grade_cells.items():
+            grade = gb.find_grade(cell, source.notebook_name, source.name, student)
+            grade.auto_score = by_exercise[exercise_id].score
+            grade.needs_manual_grade = grade.manual_score is not None
+        answers = {q.id: q.answered for q in result.by_hand}
+        for question in source.questions:
+            mark_answer(gb.find_grade(question.answer_cell, source.notebook_name, source.name, student),
+                        answers.get(question.id, False))
+        submission = gb.find_submission(source.name, student)
+        if policy.stated:
+            submission.extension = policy.extension(student, source.name) or None
+        lateness = assess(policy, result.score, submission.timestamp, submission.assignment.duedate,
+                          submission.extension)
+        gb.find_submission_notebook(source.notebook_name, source.name, student).late_submission_penalty = \
+            lateness.penalty or None
+        gb.db.commit()
+
+
+def gradebook_rows(course: Path) -> list[tuple]:
+    """Everything a record writes, by name (not by the random ids): students, submissions, notebooks, grades."""
+    with sqlite3.connect(course / "gradebook.db") as db:
+        return sorted(db.execute(
+            "SELECT st.id, st.first_name, st.email, sa.timestamp, sa.extension, sn.late_submission_penalty, "
+            "bc.name, g.auto_score, g.manual_score, g.needs_manual_grade, g.extra_credit "
+            "FROM grade g JOIN submitted_notebook sn ON sn.id = g.notebook_id "
+            "JOIN submitted_assignment sa ON sa.id = sn.assignment_id JOIN student st ON st.id = sa.student_id "
+            "JOIN base_cell bc ON bc.id = g.cell_id").fetchall()) + sorted(
+            db.execute("SELECT id, first_name, email FROM student").fetchall())
+
+
+def test_a_record_writes_what_nbgraders_own_calls_write(tmp_path_factory: pytest.TempPathFactory,
+                                                        tmp_path: Path) -> None:
+    """A new student, a student of the roster (their names kept), a regrade whose answer the instructor
+    has scored by hand (kept, and shown again), a late submission with an extension under a stated policy:
+    :func:`autograder.gradebook.record` leaves the gradebook as nbgrader's own calls, one by one, do."""
+    from nbgrader.api import Gradebook
+
+    from autograder import gradebook
+    from autograder.grading.results import ByHandResult, ExerciseResult, GradeResult
+    from autograder.grading.source import load_assignment
+    from autograder.late import PER_DAY, Policy
+
+    from test_grade import ASSIGNMENT, generated_course
+
+    template = generated_course(tmp_path_factory)  # chapter 2: exercises and written questions
+    courses = {way: fresh_course(template, tmp_path / way) for way in ("ours", "nbgrader")}
+    source = load_assignment(ASSIGNMENT, courses["ours"])
+    assert source.questions, "the assignment needs a written answer for the manual score's case"
+    policy = Policy(method=PER_DAY, percent_per_day=10.0, extensions={("late", ASSIGNMENT): timedelta(days=2)})
+
+    def result(passed: int, answered: bool) -> GradeResult:
+        return GradeResult(ASSIGNMENT, [ExerciseResult(e.id, e.title, e.points if i < passed else 0, e.points, i < passed, "")
+                                  for i, e in enumerate(source.exercises)],
+                           by_hand=[ByHandResult(q.id, q.title, q.points, answered) for q in source.questions])
+
+    plan = [("alice", result(99, True), "2026-11-20 10:00:00.000000 UTC"),
+            ("roster", result(1, False), "2026-11-21 10:00:00.000000 UTC"),
+            ("late", result(2, True), "2030-01-01 10:00:00.000000 UTC"),
+            ("alice", result(0, True), "2026-11-22 10:00:00.000000 UTC")]  # a regrade, after a manual score
+    for way, course in courses.items():
+        with warnings.catch_warnings(), Gradebook(gradebook.db_url(course), gradebook.course_id(course)) as gb:
+            warnings.simplefilter("ignore")
+            gb.update_or_create_student("roster", first_name="Ro", email="ro@example.org")
+            gb.update_or_create_assignment(ASSIGNMENT, duedate="2026-12-01 00:00:00 UTC")
+        with gradebook.Writer(course) as writer:
+            for i, (student, res, when) in enumerate(plan):
+                if i == 3:  # the instructor scores alice's first answer by hand before the regrade
+                    with warnings.catch_warnings(), Gradebook(gradebook.db_url(course),
+                                                              gradebook.course_id(course)) as gb:
+                        warnings.simplefilter("ignore")
+                        gb.find_grade(source.questions[0].answer_cell, source.notebook_name, ASSIGNMENT,
+                                      "alice").manual_score = 0.5
+                        gb.db.commit()
+                    writer.close()  # the writer's session sees the instructor's change, as a new batch would
+                if way == "ours":
+                    gradebook.record(course, student, source, res, when, policy, writer)
+                else:
+                    record_with_nbgraders_calls(course, student, source, res, when, policy)
+    ours, theirs = (gradebook_rows(courses[w]) for w in ("ours", "nbgrader"))
+    assert ours == theirs
+    assert any(row[0] == "roster" and row[1] == "Ro" for row in ours)
+    assert any(row[0] == "alice" and row[8] == 0.5 and row[9] for row in ours)  # kept, and to be reviewed
+    assert any(row[0] == "late" and row[4] is not None and row[5] for row in ours)  # extended, still late
