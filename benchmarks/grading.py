@@ -16,13 +16,16 @@ results:
 4. bare ``nbclient`` execution of the submitted notebooks, one after the other (the floor: a kernel
    per notebook and its cells, no grading at all).
 
-It prints the measured seconds (total and per submission), the CPU seconds per submission of every
-process of a run (the client, its Dask workers, their sandboxes), and the ratios the course aims at:
+It prints the measured seconds (total and per submission), the CPU seconds per submission of a run
+(the machine's busy time while it ran: the client, its Dask workers, their sandboxes; keep the machine
+otherwise quiet), and the ratios the course aims at:
 all cores against nbgrader (target >= 1.7x faster on 2 cores), one worker against the floor (target
 within 1.3x), two Dask workers against one (target >= 1.8x), on the whole runs and once started: a
 run's fixed cost (cluster and warm interpreters started, stopped at the end) is measured on a batch
 of 8 and taken off. ``--cold`` adds a one-worker run with the warm start turned off
-(``AUTOGRADER_COLD_START=1``).
+(``AUTOGRADER_COLD_START=1``). ``--repeat K`` times the one-worker and the all-cores runs K times each,
+alternating (1, N, N, 1, 1, N, ...), so that a shared machine's drift in speed falls on both alike, and
+prints each pair's ratio and the ratio of their total times.
 
 ``--class-size N`` (at least 1,000 for the issue's figure) then grades a simulated class of N
 generated chapter 2 submissions of the same mixed quality through a local Dask cluster, in a process
@@ -77,10 +80,20 @@ def _run(cmd: list[str], cwd: Path, **env: str) -> str:
     return proc.stdout
 
 
-def _children_cpu() -> float:
-    """CPU seconds (user + system) of every finished, reaped descendant of this process so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _machine_cpu() -> float:
+    """CPU seconds the whole machine has spent busy so far (user, nice, system, interrupts: ``/proc/stat``).
+
+    A run's grading happens in processes that are not all reaped by their parents (a Dask worker is
+    stopped by its nanny, a sandbox's zygote by its worker), so ``RUSAGE_CHILDREN`` misses much of it;
+    on a quiet machine (the load average is printed beside), the machine's busy time is the run's CPU."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()[1:]
+    except OSError:  # not Linux: the reaped descendants only (an undercount)
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+    user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
 def _grade_id(cell: nbformat.NotebookNode) -> str | None:
@@ -146,17 +159,17 @@ def time_nbgrader(course: Path) -> float:
     return time.perf_counter() - started
 
 
-#: CPU seconds of each timed run, by label (every process it started).
+#: CPU seconds of each timed run, by label (the machine's busy time while it ran).
 CPU: dict[str, float] = {}
 
 
 def time_ours(course: Path, workers: int, label: str = "", **env: str) -> float:
     """``python -m autograder grade-all`` with ``workers`` local Dask workers; its CPU goes to ``CPU``."""
-    cpu, started = _children_cpu(), time.perf_counter()
+    cpu, started = _machine_cpu(), time.perf_counter()
     _run([sys.executable, "-m", "autograder", "grade-all", "--course-dir", str(course), "--workers", str(workers),
           "--csv", str(course / "benchmark-grades.csv")], cwd=PROJECT_ROOT, **env)
     seconds = time.perf_counter() - started
-    CPU[label] = _children_cpu() - cpu
+    CPU[label] = _machine_cpu() - cpu
     return seconds
 
 
@@ -211,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="time the floor and nbgrader (sequential, seconds per notebook) on the batch's first K "
                         "submissions only, so that a large batch for the Dask runs stays affordable; ratios are "
                         "then per submission (default: the whole batch)")
+    parser.add_argument("--repeat", type=int, default=1, metavar="K",
+                        help="time the one-worker and the all-cores runs K times each, alternating (default 1)")
     parser.add_argument("--client", type=Path, default=None, help=argparse.SUPPRESS)  # the class's client
     args = parser.parse_args(argv)
     sys.path.insert(0, str(PROJECT_ROOT))
@@ -262,6 +277,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"one worker vs the nbclient floor: {one / floor:.2f}x the floor's time (target <= 1.3x)")
         print(f"one worker vs nbgrader: {nbg / one:.2f}x faster")
         print(f"{args.workers} Dask workers vs one: {one / many:.2f}x faster (target >= 1.8x with 2)")
+        if args.repeat > 1:
+            ones, manys = [one], [many]
+            for k in range(1, args.repeat):
+                for w in ((args.workers, 1) if k % 2 else (1, args.workers)):
+                    course = copy_course(template, root / f"repeat{k}-{w}")
+                    (ones if w == 1 else manys).append(time_ours(course, w, f"repeat {k}, --workers {w}"))
+                    shutil.rmtree(course, ignore_errors=True)
+                print(f"repeat {k}: one worker {ones[-1]:.1f} s, {args.workers} workers {manys[-1]:.1f} s: "
+                      f"{ones[-1] / manys[-1]:.2f}x (load average {os.getloadavg()[0]:.2f})", flush=True)
+            print(f"{args.workers} Dask workers vs one over {args.repeat} runs each, alternating: "
+                  f"{sum(ones) / sum(manys):.2f}x faster on their total times (target >= 1.8x with 2)")
         if n >= 10 * STARTUP_BATCH:
             # Each run starts a cluster and a warm interpreter per worker before its first result, and
             # stops them after its last: seconds that one worker and two spend alike. A batch of
