@@ -173,8 +173,9 @@ def test_a_record_writes_what_nbgraders_own_calls_write(tmp_path_factory: pytest
     policy = Policy(method=PER_DAY, percent_per_day=10.0, extensions={("late", ASSIGNMENT): timedelta(days=2)})
 
     def result(passed: int, answered: bool) -> GradeResult:
-        return GradeResult(ASSIGNMENT, [ExerciseResult(e.id, e.title, e.points if i < passed else 0, e.points, i < passed, "")
-                                  for i, e in enumerate(source.exercises)],
+        exercises = [ExerciseResult(e.id, e.title, e.points if i < passed else 0, e.points, i < passed, "")
+                     for i, e in enumerate(source.exercises)]
+        return GradeResult(ASSIGNMENT, exercises,
                            by_hand=[ByHandResult(q.id, q.title, q.points, answered) for q in source.questions])
 
     plan = [("alice", result(99, True), "2026-11-20 10:00:00.000000 UTC"),
@@ -188,14 +189,13 @@ def test_a_record_writes_what_nbgraders_own_calls_write(tmp_path_factory: pytest
             gb.update_or_create_assignment(ASSIGNMENT, duedate="2026-12-01 00:00:00 UTC")
         with gradebook.Writer(course) as writer:
             for i, (student, res, when) in enumerate(plan):
-                if i == 3:  # the instructor scores alice's first answer by hand before the regrade
+                if i == 3:  # meanwhile, the instructor scores alice's first answer by hand in formgrader
                     with warnings.catch_warnings(), Gradebook(gradebook.db_url(course),
                                                               gradebook.course_id(course)) as gb:
                         warnings.simplefilter("ignore")
                         gb.find_grade(source.questions[0].answer_cell, source.notebook_name, ASSIGNMENT,
                                       "alice").manual_score = 0.5
                         gb.db.commit()
-                    writer.close()  # the writer's session sees the instructor's change, as a new batch would
                 if way == "ours":
                     gradebook.record(course, student, source, res, when, policy, writer)
                 else:
