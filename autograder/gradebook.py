@@ -79,8 +79,7 @@ def _ensure_structure(url: str, cid: str, source: SourceAssignment) -> None:
         gb.update_or_create_assignment(source.name)
         try:
             notebook = gb.find_notebook(source.notebook_name, source.name)
-            wanted = {*source.grade_cells, *(q.answer_cell for q in source.questions)}
-            if {c.name for c in notebook.grade_cells} >= wanted:
+            if {c.name for c in notebook.grade_cells} >= source.gradebook_cells:
                 return
         except MissingEntry:
             pass
@@ -161,7 +160,7 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
             answers = {q.id: q.answered for q in result.by_hand}
             for question in source.questions:
                 mark_answer(grades[question.answer_cell], answers.get(question.id, False))
-            lateness = apply_late_policy(submission, notebook, student, result.score, policy or Policy(stated=False))
+            lateness = apply_late_policy(submission, notebook, result.score, policy or Policy(stated=False))
             gb.db.commit()
     except BaseException:
         gb.db.rollback()  # the session stays usable for the batch's next submission
@@ -176,17 +175,16 @@ def _submission(gb: Any, assignment: str, student: str, timestamp: str | None) -
     not written again; a new submission is made by nbgrader's ``add_submission``, which mirrors the
     assignment's notebooks and cells (and commits)."""
     from nbgrader.api import MissingEntry, Student
-    from nbgrader.utils import parse_utc
 
     if gb.db.get(Student, student) is None:
         gb.db.add(Student(id=student))
-    kwargs = {"timestamp": timestamp} if parse_time(timestamp) is not None else {}
+    when = parse_time(timestamp)  # naive UTC, as nbgrader stores it; None for none or an unreadable one
     try:
         submission = gb.find_submission(assignment, student)
     except MissingEntry:
-        return gb.add_submission(assignment, student, **kwargs)
-    if kwargs:
-        submission.timestamp = parse_utc(timestamp)
+        return gb.add_submission(assignment, student, **({"timestamp": when} if when is not None else {}))
+    if when is not None:
+        submission.timestamp = when
     return submission
 
 
@@ -204,13 +202,13 @@ def _notebook_grades(gb: Any, submission: Any, source: SourceAssignment) -> tupl
         raise MissingEntry(f"No such submitted notebook: {source.name}/{source.notebook_name}") from None
     grades = dict(gb.db.query(GradeCell.name, Grade).join(Grade, Grade.cell_id == GradeCell.id)
                   .filter(Grade.notebook_id == notebook.id).all())
-    wanted = {*source.grade_cells, *(q.answer_cell for q in source.questions)}
-    if not wanted <= grades.keys():
-        raise MissingEntry(f"No such grade cell(s) in the gradebook: {', '.join(sorted(wanted - grades.keys()))}")
+    missing = source.gradebook_cells - grades.keys()
+    if missing:
+        raise MissingEntry(f"No such grade cell(s) in the gradebook: {', '.join(sorted(missing))}")
     return notebook, grades
 
 
-def apply_late_policy(submission: Any, notebook: Any, student: str, score: float, policy: Policy) -> Lateness:
+def apply_late_policy(submission: Any, notebook: Any, score: float, policy: Policy) -> Lateness:
     """Record a submission's lateness as nbgrader does: the extension on the submission (nbgrader's
     ``extension``), the penalty in points on the submitted notebook (``late_submission_penalty``, what
     nbgrader's ``AssignLatePenalties`` sets; ``None`` when there is none, as nbgrader resets it).
@@ -220,7 +218,7 @@ def apply_late_policy(submission: Any, notebook: Any, student: str, score: float
     """
     assignment = submission.assignment
     if policy.stated:
-        extension = policy.extension(student, assignment.name)
+        extension = policy.extension(submission.student_id, assignment.name)
         submission.extension = extension if extension else None
     lateness = assess(policy, score, submission.timestamp, assignment.duedate, submission.extension)
     notebook.late_submission_penalty = lateness.penalty or None

@@ -131,6 +131,11 @@ class SourceAssignment:
         """The notebook's name in nbgrader's gradebook (its file stem)."""
         return self.path.stem
 
+    @property
+    def gradebook_cells(self) -> frozenset[str]:
+        """The grade_ids of every cell nbgrader's gradebook grades: the checks' and the written answers'."""
+        return frozenset((*self.grade_cells, *(q.answer_cell for q in self.questions)))
+
 
 def ensure_source(assignment: str, course_dir: Path) -> Path:
     """The source notebook of ``assignment``, generated with ``autograder assign`` if it is missing."""
