@@ -284,8 +284,10 @@ def main(argv: list[str] | None = None) -> int:
                     course = copy_course(template, root / f"repeat{k}-{w}")
                     (ones if w == 1 else manys).append(time_ours(course, w, f"repeat {k}, --workers {w}"))
                     shutil.rmtree(course, ignore_errors=True)
-                print(f"repeat {k}: one worker {ones[-1]:.1f} s, {args.workers} workers {manys[-1]:.1f} s: "
-                      f"{ones[-1] / manys[-1]:.2f}x (load average {os.getloadavg()[0]:.2f})", flush=True)
+                cpu = {w: CPU[f"repeat {k}, --workers {w}"] / n for w in (1, args.workers)}
+                print(f"repeat {k}: one worker {ones[-1]:.1f} s ({cpu[1]:.2f} CPU s/submission), {args.workers} "
+                      f"workers {manys[-1]:.1f} s ({cpu[args.workers]:.2f}): {ones[-1] / manys[-1]:.2f}x "
+                      f"(load average {os.getloadavg()[0]:.2f})", flush=True)
             print(f"{args.workers} Dask workers vs one over {args.repeat} runs each, alternating: "
                   f"{sum(ones) / sum(manys):.2f}x faster on their total times (target >= 1.8x with 2)")
         if n >= 10 * STARTUP_BATCH:
