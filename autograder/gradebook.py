@@ -102,6 +102,9 @@ class Writer:
         self.course_dir = course_dir
         self._gb: Any = None
         self._structured: set[str] = set()
+        #: Each assignment's layout in the gradebook (:func:`_layout`), read once: it does not change
+        #: while the batch records (only :func:`_ensure_structure` writes it, before).
+        self.layouts: dict[str, Layout] = {}
 
     def __enter__(self) -> Writer:
         return self
@@ -150,7 +153,7 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
         with warnings.catch_warnings():
             # nbgrader's add_submission triggers SQLAlchemy autoflush warnings (its own autograde does too)
             warnings.simplefilter("ignore", SAWarning)
-            submission = _submission(gb, source.name, student, timestamp)
+            submission = _submission(gb, source.name, student, timestamp, writer.layouts)
             notebook, grades = _notebook_grades(gb, submission, source)
             for cell_name, exercise_id in source.grade_cells.items():
                 grade = grades[cell_name]
@@ -168,12 +171,24 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
     return lateness
 
 
-def _submission(gb: Any, assignment: str, student: str, timestamp: str | None) -> Any:
+#: An assignment in the gradebook: its id, and for each of its notebooks the notebook's id, the cells a
+#: submission has a grade of, and the cells it has a comment on (nbgrader's ``add_submission`` order).
+Layout = tuple[str, list[tuple[str, list[str], list[str]]]]
+
+
+def _layout(gb: Any, assignment: str) -> Layout:
+    """``assignment``'s :data:`Layout`, read from the gradebook (``MissingEntry`` if it is not there)."""
+    found = gb.find_assignment(assignment)
+    return found.id, [(nb.id, [c.id for c in (*nb.grade_cells, *nb.task_cells)],
+                       [c.id for c in (*nb.solution_cells, *nb.task_cells)]) for nb in found.notebooks]
+
+
+def _submission(gb: Any, assignment: str, student: str, timestamp: str | None,
+                layouts: dict[str, Layout]) -> Any:
     """The student's submission of ``assignment`` with its ``timestamp``, as nbgrader's
     ``update_or_create_student`` and ``update_or_create_submission`` leave them, in fewer round trips:
     an unknown student is added in this record's transaction (not committed on its own), a known one is
-    not written again; a new submission is made by nbgrader's ``add_submission``, which mirrors the
-    assignment's notebooks and cells (and commits)."""
+    not written again, and a new submission's rows are written by :func:`_add_submission`."""
     from nbgrader.api import MissingEntry, Student
 
     if gb.db.get(Student, student) is None:
@@ -182,10 +197,38 @@ def _submission(gb: Any, assignment: str, student: str, timestamp: str | None) -
     try:
         submission = gb.find_submission(assignment, student)
     except MissingEntry:
-        return gb.add_submission(assignment, student, **({"timestamp": when} if when is not None else {}))
+        if assignment not in layouts:
+            layouts[assignment] = _layout(gb, assignment)
+        return _add_submission(gb, layouts[assignment], student, when)
     if when is not None:
         submission.timestamp = when
     return submission
+
+
+def _add_submission(gb: Any, layout: Layout, student: str, when: datetime | None) -> Any:
+    """The rows nbgrader's ``add_submission`` writes for a new submission (the submission; per notebook of
+    the assignment, a submitted notebook with a grade of each grade cell, a comment on each solution
+    cell, and both for each task cell), each table in one statement of this record's transaction: no
+    object per row, no commit of its own. The columns left out take the model's defaults, as there.
+    ``tests/test_gradebook_writer.py`` compares the result with ``add_submission``'s."""
+    from nbgrader.api import Comment, Grade, SubmittedAssignment, SubmittedNotebook, new_uuid
+    from sqlalchemy import insert
+
+    gb.db.flush()  # a student added by this record is written before the submission that names them
+    assignment_id, notebooks = layout
+    submission_id = new_uuid()
+    gb.db.execute(insert(SubmittedAssignment), [{"id": submission_id, "assignment_id": assignment_id,
+                                                 "student_id": student, "timestamp": when}])
+    rows: dict[Any, list[dict[str, str]]] = {SubmittedNotebook: [], Grade: [], Comment: []}
+    for notebook_id, graded, commented in notebooks:
+        submitted = new_uuid()
+        rows[SubmittedNotebook].append({"id": submitted, "assignment_id": submission_id, "notebook_id": notebook_id})
+        rows[Grade] += [{"id": new_uuid(), "notebook_id": submitted, "cell_id": cell} for cell in graded]
+        rows[Comment] += [{"id": new_uuid(), "notebook_id": submitted, "cell_id": cell} for cell in commented]
+    for model, values in rows.items():
+        if values:
+            gb.db.execute(insert(model), values)
+    return gb.db.get(SubmittedAssignment, submission_id)
 
 
 def _notebook_grades(gb: Any, submission: Any, source: SourceAssignment) -> tuple[Any, dict[str, Any]]:

@@ -140,16 +140,21 @@ def record_with_nbgraders_calls(course: Path, student: str, source, result, time
         gb.db.commit()
 
 
-def gradebook_rows(course: Path) -> list[tuple]:
-    """Everything a record writes, by name (not by the random ids): students, submissions, notebooks, grades."""
+def gradebook_rows(course: Path) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """Everything a record writes, by name (not by the random ids): students, submissions, notebooks,
+    grades and comments: ``(grades, comments, students)``."""
+    submitted = ("FROM submitted_notebook sn JOIN submitted_assignment sa ON sa.id = sn.assignment_id "
+                 "JOIN student st ON st.id = sa.student_id JOIN notebook nb ON nb.id = sn.notebook_id "
+                 "JOIN assignment a ON a.id = sa.assignment_id ")
     with sqlite3.connect(course / "gradebook.db") as db:
-        return sorted(db.execute(
-            "SELECT st.id, st.first_name, st.email, sa.timestamp, sa.extension, sn.late_submission_penalty, "
-            "bc.name, g.auto_score, g.manual_score, g.needs_manual_grade, g.extra_credit "
-            "FROM grade g JOIN submitted_notebook sn ON sn.id = g.notebook_id "
-            "JOIN submitted_assignment sa ON sa.id = sn.assignment_id JOIN student st ON st.id = sa.student_id "
-            "JOIN base_cell bc ON bc.id = g.cell_id").fetchall()) + sorted(
-            db.execute("SELECT id, first_name, email FROM student").fetchall())
+        return (sorted(db.execute(
+            "SELECT st.id, st.first_name, st.email, a.name, sa.timestamp, sa.extension, nb.name, sn.flagged, "
+            "sn.late_submission_penalty, bc.name, g.auto_score, g.manual_score, g.needs_manual_grade, g.extra_credit "
+            + submitted + "JOIN grade g ON g.notebook_id = sn.id JOIN base_cell bc ON bc.id = g.cell_id").fetchall()),
+                sorted(db.execute("SELECT st.id, a.name, nb.name, bc.name, c.auto_comment, c.manual_comment "
+                               + submitted + "JOIN comment c ON c.notebook_id = sn.id "
+                               "JOIN base_cell bc ON bc.id = c.cell_id").fetchall()),
+                sorted(db.execute("SELECT id, first_name, email FROM student").fetchall()))
 
 
 def test_a_record_writes_what_nbgraders_own_calls_write(tmp_path_factory: pytest.TempPathFactory,
@@ -202,6 +207,9 @@ def test_a_record_writes_what_nbgraders_own_calls_write(tmp_path_factory: pytest
                     record_with_nbgraders_calls(course, student, source, res, when, policy)
     ours, theirs = (gradebook_rows(courses[w]) for w in ("ours", "nbgrader"))
     assert ours == theirs
-    assert any(row[0] == "roster" and row[1] == "Ro" for row in ours)
-    assert any(row[0] == "alice" and row[8] == 0.5 and row[9] for row in ours)  # kept, and to be reviewed
-    assert any(row[0] == "late" and row[4] is not None and row[5] for row in ours)  # extended, still late
+    grades, comments, _students = ours
+    assert {row[0] for row in comments} == {"alice", "roster", "late"}  # a comment per answer cell, as nbgrader
+    assert not any(row[7] for row in grades)  # no submitted notebook flagged
+    assert any(row[0] == "roster" and row[1] == "Ro" for row in grades)
+    assert any(row[0] == "alice" and row[11] == 0.5 and row[12] for row in grades)  # kept, and to be reviewed
+    assert any(row[0] == "late" and row[5] is not None and row[8] for row in grades)  # extended, still late
