@@ -874,6 +874,23 @@ atexit.register(_ZYGOTE.stop)
 os.register_at_fork(after_in_child=_ZYGOTE.forget)
 
 
+def prestart(sandbox: str = "auto") -> bool:
+    """Start this process's zygote now, if its runs would use one: a grading worker calls it when it
+    starts, so that the zygote imports its libraries while the worker waits for its first submission,
+    not after. Never raises; whether a zygote is ready. A zygote that cannot start here is not given up
+    on: the first run tries again and says why if it cannot."""
+    try:
+        if resolve_sandbox(sandbox) != "bwrap" or not warm_start_enabled():
+            return False
+        with _ZYGOTE.lock:
+            if not _ZYGOTE._healthy():
+                _ZYGOTE._stop()
+                _ZYGOTE._start()
+        return True
+    except Exception:  # noqa: BLE001 - a warm-up only: the first run starts it, or says why not
+        return False
+
+
 def _receive_with_pid(sock: socket.socket, timeout: float) -> tuple[int | None, bytes]:
     """One message and its sender's pid as the kernel gives it (``SO_PASSCRED``), or ``(None, b"")``."""
     ready, _, _ = select.select([sock], [], [], timeout)

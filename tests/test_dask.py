@@ -418,6 +418,52 @@ def test_local_engine_starts_quickly_and_grades_nothing_when_all_is_up_to_date(t
     assert time.monotonic() - started < 20
 
 
+def test_a_cluster_started_early_fails_where_the_batch_waits_for_it(tmp_path: Path) -> None:
+    """A submission never graded starts the cluster at once, in the background, while the client prepares
+    the rest; if that start fails, the batch raises the start's own error where it needs the cluster, and
+    nothing is left running or recorded."""
+    folder = tmp_path / "submitted" / "alice" / "nosuch"
+    folder.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), folder / "nosuch.ipynb")
+    engine = Engine(scheduler="tcp://127.0.0.1:9", timeout=2)
+    began = []
+    original = engine.start_soon
+    engine.start_soon = lambda **kw: (began.append(kw), original(**kw))  # type: ignore[method-assign]
+    with pytest.raises(CourseError, match="cannot reach the Dask scheduler"):
+        grade_submissions(tmp_path, find_submissions(tmp_path), engine, sandbox="none")
+    assert began == [{"warm": "none"}]
+    assert engine.client is None and not engine.starting
+    assert not (tmp_path / "results").exists()
+
+
+def _readiness() -> tuple[bool, int | None]:
+    from autograder import sandbox
+    return "autograder.grading.notebook" in sys.modules, sandbox._ZYGOTE.pid
+
+
+@pytest.mark.grading
+@pytest.mark.dask
+@pytest.mark.skipif(os.geteuid() != 0, reason="the warm start needs a grader running as root")
+def test_a_warmed_worker_is_ready_before_its_first_submission() -> None:
+    """``Engine.warm``: each worker imports the grading code and starts its zygote without being given a
+    task (and a worker for unsandboxed runs starts no zygote)."""
+    from autograder import sandbox
+
+    assert sandbox.prestart("none") is False
+    with Engine(workers=1) as engine:
+        assert list(engine.client.run(_readiness).values()) == [(False, None)]  # nothing done before
+        engine.warm("auto")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            [(imported, zygote)] = engine.client.run(_readiness).values()
+            if imported and zygote is not None:
+                break
+            time.sleep(0.2)
+        assert imported and zygote is not None, "the worker did not get ready on its own"
+        [pid] = engine.client.run(os.getpid).values()
+        assert zygote != pid and Path(f"/proc/{zygote}").exists()
+
+
 @pytest.mark.grading
 def test_context_travels_as_data(template: Path) -> None:
     """What a worker needs survives a pickle round trip, with no path of the course folder in use."""

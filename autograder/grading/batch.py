@@ -298,6 +298,11 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
     from autograder.seed import hidden_seed
 
     course_dir = course_dir.resolve()
+    owned = engine.client is None
+    if owned and any(not sub.result_path(course_dir).exists() for sub in subs):
+        # something has never been graded: start the cluster now, while the rest is prepared here
+        engine.limit_local_workers(len(subs))
+        engine.start_soon(warm=sandbox if task is None else None)
     seed = hidden_seed() if seed is None else seed
     known = known_assignments(course_dir)
     sources: dict[str, SourceAssignment | None] = {}
@@ -329,8 +334,7 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
             tell(sub, UP_TO_DATE)
         else:
             todo.append(sub)
-    owned = engine.client is None
-    if owned and todo:
+    if owned and todo and not engine.starting:
         engine.limit_local_workers(len(todo))
     print(f"autograder grade-all: {len(subs)} submissions, {len(todo)} to grade, "
           f"{len(subs) - len(todo)} up to date; {engine.describe()}", file=sys.stderr)
@@ -352,6 +356,8 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
             tell(sub, GRADED)
 
     if not todo:
+        if owned:
+            engine.close()  # one started early for submissions that turned out not to need it
         return BatchSummary(outcomes)
     from tqdm import tqdm
 
@@ -364,6 +370,8 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
     try:
         if owned:
             engine.start()
+        if task is None:
+            engine.warm(sandbox)
         client = engine.client
         finished = as_completed()
         identity = worker_identity()

@@ -20,7 +20,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from typing import Any
+
+from distributed import WorkerPlugin
 
 from autograder.course import CourseError
 
@@ -76,6 +79,9 @@ class Engine:
         self.timeout = timeout
         self.client: Any = None
         self.cluster: Any = None
+        self._starting: threading.Thread | None = None
+        self._start_error: BaseException | None = None
+        self._warmed: set[str] = set()
 
     def limit_local_workers(self, jobs: int) -> None:
         """Start no more local workers than there are ``jobs`` (each costs an interpreter)."""
@@ -97,8 +103,49 @@ class Engine:
     def __enter__(self) -> Engine:
         return self.start()
 
+    @property
+    def starting(self) -> bool:
+        """Whether a :meth:`start_soon` is under way or done and not yet waited for."""
+        return self._starting is not None
+
+    def start_soon(self, warm: str | None = None) -> None:
+        """Start (:meth:`start`) in a thread of its own while the caller goes on with other work, then
+        :meth:`warm` the workers for the ``warm`` sandbox mode if one is given; the next :meth:`start`
+        waits for it and raises what it raised. Nothing if started or starting already."""
+        if self.client is not None or self._starting is not None:
+            return
+
+        def run() -> None:
+            try:
+                self._start()
+                if warm is not None:
+                    self.warm(warm)
+            except BaseException as err:  # noqa: BLE001 - handed to the thread that waits for the start
+                self._start_error = err
+
+        self._starting = threading.Thread(target=run, name="autograder-engine-start", daemon=True)
+        self._starting.start()
+
     def start(self) -> Engine:
-        """Start the local cluster, or connect to the scheduler; then check every worker's code."""
+        """Start the local cluster, or connect to the scheduler; then check every worker's code. If
+        :meth:`start_soon` began that already, wait for it instead (and raise its error)."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting, error, self._start_error = None, self._start_error, None
+            if error is not None:
+                raise error
+        if self.client is None:
+            self._start()
+        return self
+
+    def warm(self, sandbox: str) -> None:
+        """Have every worker, now and joining later, get ready to grade in ``sandbox`` mode as soon as it
+        starts (:class:`WarmStart`), rather than on its first submission. Once per mode."""
+        if sandbox not in self._warmed:
+            self.client.register_plugin(WarmStart(sandbox))
+            self._warmed.add(sandbox)
+
+    def _start(self) -> None:
         import dask
         from distributed import Client, LocalCluster
 
@@ -130,21 +177,28 @@ class Engine:
                                       f"`dask worker {self.scheduler}`") from None
             self.check_workers()
         except BaseException:
-            self.close()
+            self._close()
             raise
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        """Disconnect; a local cluster is stopped, an external one is left running."""
+        """Disconnect; a local cluster is stopped, an external one is left running (a start still under
+        way is waited for first)."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = self._start_error = None
+        self._close()
+
+    def _close(self) -> None:
         if self.client is not None:
             self.client.close()
             self.client = None
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None
+        self._warmed.clear()
 
     def check_workers(self) -> None:
         """Refuse (:class:`CourseError`) if any connected worker runs other code than this client."""
@@ -160,3 +214,29 @@ class Engine:
     def nworkers(self) -> int:
         """How many workers the cluster has now."""
         return len(self.client.scheduler_info().get("workers", {}))
+
+
+def warm_up(sandbox: str) -> None:
+    """Import the grading code (torch with it) and start the sandbox's warm interpreter
+    (:func:`autograder.sandbox.prestart`): what a worker's first submission would otherwise wait for."""
+    import importlib
+
+    importlib.import_module("autograder.grading.notebook")  # for its cost (torch), paid now
+    from autograder import sandbox as sandbox_module
+
+    sandbox_module.prestart(sandbox)
+
+
+class WarmStart(WorkerPlugin):
+    """A Dask worker plugin: when a worker starts (or the plugin is registered), :func:`warm_up` runs in a
+    thread of the worker's own, while the worker waits for its first task (which waits for the warm-up
+    where they meet: the imports' lock and the zygote's). A warm-up that fails costs nothing: the first
+    task does the same work and says what went wrong."""
+
+    name = "autograder-warm-start"
+
+    def __init__(self, sandbox: str) -> None:
+        self.sandbox = sandbox
+
+    def setup(self, worker: Any) -> None:
+        threading.Thread(target=warm_up, args=(self.sandbox,), name="autograder-warm-up", daemon=True).start()
