@@ -33,8 +33,8 @@ from autograder import inputs
 from autograder.assign import assign
 from autograder.course import CourseError
 from autograder.grading import batch
-from autograder.grading.batch import (GRADED, UP_TO_DATE, Context, Job, WorkerRefused, find_submissions,
-                                      grade_submissions, grade_task)
+from autograder.grading.batch import (GRADED, UP_TO_DATE, Context, Job, PackedContext, WorkerRefused,
+                                      find_submissions, grade_submissions, grade_task)
 from autograder.grading.engine import Engine, mismatch, worker_identity
 from autograder.grading.results import NOT_GRADED, GradeResult
 from autograder.grading.source import assignment_catalogue, load_assignment
@@ -251,7 +251,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(cluster: Cluster, template: Pat
     assert {s: _result(course, s)["score"] for s in expected} == expected
 
 
-def _crash_on_purpose(job: Job, context: Context):
+def _crash_on_purpose(job: Job, context: PackedContext):
     """A notebook that takes its worker down every time it is graded (the others are graded as usual)."""
     if job.student == "crasher":
         os._exit(1)
@@ -283,9 +283,9 @@ def test_a_notebook_that_kills_its_worker_every_time_is_not_graded_and_the_batch
     assert {o.status for o in again.outcomes} == {UP_TO_DATE}
 
 
-def _not_run(job: Job, context: Context):
+def _not_run(job: Job, context: PackedContext):
     """A zero without running anything: a test of the batch's bookkeeping needs only round trips."""
-    return GradeResult.zero(context.source, job.assignment, "not run")
+    return GradeResult.zero(batch.unpack(context).source, job.assignment, "not run")
 
 
 @pytest.mark.grading
@@ -471,4 +471,11 @@ def test_context_travels_as_data(template: Path) -> None:
     context = Context(source, assignment_catalogue(template), 5, "none", None, 1000, worker_identity())
     again = cloudpickle.loads(cloudpickle.dumps(context))
     assert again.source.exercises == source.exercises and again.catalogue == context.catalogue
+    # as it travels: pickled once by the client, opened once per worker and kept
+    packed = PackedContext.of(context)
+    sent = [cloudpickle.loads(cloudpickle.dumps(packed)) for _ in range(2)]
+    assert sent[0] is not sent[1] and batch.unpack(sent[0]) is batch.unpack(sent[1])
+    assert batch.unpack(sent[0]).source.exercises == source.exercises and batch.unpack(context) is context
+    other = PackedContext.of(Context(source, context.catalogue, 6, "none", None, 1000, worker_identity()))
+    assert batch.unpack(other).seed == 6 and batch.unpack(sent[0]).seed == 5
     assert batch.assignment_fingerprint(ASSIGNMENT, source, 5)["source_sha256"] == source.sha256

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import pickle
 import sys
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,17 +195,51 @@ class Context:
     identity: dict[str, str]
 
 
+@dataclass(frozen=True)
+class PackedContext:
+    """A :class:`Context` pickled once by the client, as it travels with each task: bytes are copied, not
+    pickled again, on the way through the scheduler (which, on a local cluster, shares the client's
+    process), and each worker unpickles an assignment's context once (:func:`unpack`), not once a task."""
+
+    data: bytes
+
+    @classmethod
+    def of(cls, context: Context) -> PackedContext:
+        return cls(pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+#: The contexts this worker has unpacked, by the digest of their bytes (the last few assignments').
+_UNPACKED: OrderedDict[bytes, Context] = OrderedDict()
+_UNPACKED_KEPT = 8
+
+
+def unpack(context: Context | PackedContext) -> Context:
+    """The context itself; a packed one is unpickled once per worker and kept (read only: grading never
+    changes its context), by the digest of its bytes as this worker computes it."""
+    if isinstance(context, Context):
+        return context
+    key = hashlib.sha256(context.data).digest()
+    found = _UNPACKED.get(key)
+    if found is None:
+        found = _UNPACKED[key] = pickle.loads(context.data)
+        while len(_UNPACKED) > _UNPACKED_KEPT:
+            _UNPACKED.popitem(last=False)
+    _UNPACKED.move_to_end(key)
+    return found
+
+
 class WorkerRefused(CourseError):
     """A worker runs other grading code than the client: nothing it grades may be recorded."""
 
 
-def grade_task(job: Job, context: Context) -> GradeResult:
+def grade_task(job: Job, context: Context | PackedContext) -> GradeResult:
     """Grade one submission on a worker: bytes in, result out, nothing read from or written to the course
     folder. Never raises for a bad notebook (it scores 0 with a message); raises :class:`WorkerRefused`
     on a worker whose code differs from the client's."""
     from autograder.grading.engine import mismatch
     from autograder.grading.notebook import grade_notebook  # the worker's: the client never grades (nor imports torch)
 
+    context = unpack(context)
     why = mismatch(context.identity)
     if why is not None:
         raise WorkerRefused(f"a Dask worker runs other grading code than this client: {why}")
@@ -275,7 +311,7 @@ class BatchSummary:
 def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any, *, sandbox: str = "auto",
                       limits: Any = None, max_bytes: int = MAX_NOTEBOOK_BYTES, seed: int | None = None,
                       progress: bool = False, on_outcome: Callable[[Outcome], None] | None = None,
-                      task: Callable[[Job, Context], GradeResult] | None = None,
+                      task: Callable[[Job, PackedContext], GradeResult] | None = None,
                       window: int | None = None) -> BatchSummary:
     """Grade (those not up to date) and record ``subs`` on ``engine``'s cluster; return the summary.
 
@@ -284,7 +320,7 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
     the end). Each submission's bytes go to the cluster as task data, at most ``window`` at a time
     (default: four per worker), and each result is recorded as soon as it comes back, then dropped: the
     client's memory does not grow with the class. ``seed`` is the hidden seed (default:
-    :func:`autograder.seed.hidden_seed`). ``task`` replaces :func:`grade_task` (for tests). Each
+    :func:`autograder.seed.hidden_seed`). ``task`` replaces :func:`grade_task` (for tests; it is given the packed context, which :func:`unpack` opens). Each
     outcome is also passed to ``on_outcome`` as it is known.
     """
     from concurrent.futures import CancelledError
@@ -365,7 +401,7 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
     writer = gradebook.Writer(course_dir)  # one gradebook connection for the batch, opened on first use
     pending = iter(todo)
     inflight: dict[Any, tuple[Submission, str, str | None]] = {}
-    contexts: dict[str, Any] = {}
+    contexts: dict[str, PackedContext] = {}
     catalogue: dict[str, frozenset[str]] | None = None
     try:
         if owned:
@@ -392,7 +428,8 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
                     continue
                 if sub.assignment not in contexts:
                     catalogue = catalogue if catalogue is not None else assignment_catalogue(course_dir)
-                    contexts[sub.assignment] = Context(source, catalogue, seed, sandbox, limits, max_bytes, identity)
+                    contexts[sub.assignment] = PackedContext.of(
+                        Context(source, catalogue, seed, sandbox, limits, max_bytes, identity))
                 # the context travels inline with each task (tens of kilobytes): a task with no dependency
                 # goes to any idle worker, and is queued on the scheduler rather than on a worker
                 future = client.submit(task or grade_task, job, contexts[sub.assignment], pure=False)
