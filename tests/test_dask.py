@@ -436,6 +436,23 @@ def test_a_cluster_started_early_fails_where_the_batch_waits_for_it(tmp_path: Pa
     assert not (tmp_path / "results").exists()
 
 
+def test_a_cluster_started_early_is_stopped_when_preparing_the_batch_fails(tmp_path: Path) -> None:
+    """The cluster starts before the client has read the course's late policy; a policy that cannot be
+    read stops the batch, and the cluster started for it is stopped too (nothing is left running)."""
+    folder = tmp_path / "submitted" / "alice" / "nosuch"
+    folder.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), folder / "nosuch.ipynb")
+    (tmp_path / "late_policy.toml").write_text("this is [not toml", encoding="utf-8")
+    engine = Engine(workers=1)
+    began = []
+    original = engine.start_soon
+    engine.start_soon = lambda **kw: (began.append(kw), original(**kw))  # type: ignore[method-assign]
+    with pytest.raises(CourseError, match="late_policy.toml"):
+        grade_submissions(tmp_path, find_submissions(tmp_path), engine, sandbox="none", task=_not_run)
+    assert began == [{"warm": None}]  # a test's task: no warm-up
+    assert engine.client is None and engine.cluster is None and not engine.starting
+
+
 def _readiness() -> tuple[bool, int | None]:
     from autograder import sandbox
     return "autograder.grading.notebook" in sys.modules, sandbox._ZYGOTE.pid

@@ -320,8 +320,10 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
     the end). Each submission's bytes go to the cluster as task data, at most ``window`` at a time
     (default: four per worker), and each result is recorded as soon as it comes back, then dropped: the
     client's memory does not grow with the class. ``seed`` is the hidden seed (default:
-    :func:`autograder.seed.hidden_seed`). ``task`` replaces :func:`grade_task` (for tests; it is given the packed context, which :func:`unpack` opens). Each
-    outcome is also passed to ``on_outcome`` as it is known.
+    :func:`autograder.seed.hidden_seed`). ``task`` replaces :func:`grade_task` (for tests; it is given
+    the packed context, which :func:`unpack` opens). Each outcome is also passed to ``on_outcome`` as it
+    is known. A submission never graded starts an engine not yet started at once, in the background
+    (:meth:`~autograder.grading.engine.Engine.start_soon`), while the rest is prepared here.
     """
     from concurrent.futures import CancelledError
 
@@ -339,57 +341,62 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
         # something has never been graded: start the cluster now, while the rest is prepared here
         engine.limit_local_workers(len(subs))
         engine.start_soon(warm=sandbox if task is None else None)
-    seed = hidden_seed() if seed is None else seed
-    known = known_assignments(course_dir)
-    sources: dict[str, SourceAssignment | None] = {}
-    problems: dict[str, str] = {}
-    for name in sorted({s.assignment for s in subs}):
-        try:  # generate missing sources here, once, before any worker needs them
-            if name not in known:
-                raise unknown_assignment(name, known)
-            sources[name] = load_assignment(name, course_dir)
-        except CourseError as err:
-            sources[name], problems[name] = None, str(err)
-            print(neutral(f"autograder grade-all: {name}: {err}"), file=sys.stderr)
-    parts = {name: assignment_fingerprint(name, source, seed) | late_fingerprint(course_dir, name)
-             for name, source in sources.items()}
+    try:  # until the batch's own try below: a cluster started early is stopped if preparing fails
+        seed = hidden_seed() if seed is None else seed
+        known = known_assignments(course_dir)
+        sources: dict[str, SourceAssignment | None] = {}
+        problems: dict[str, str] = {}
+        for name in sorted({s.assignment for s in subs}):
+            try:  # generate missing sources here, once, before any worker needs them
+                if name not in known:
+                    raise unknown_assignment(name, known)
+                sources[name] = load_assignment(name, course_dir)
+            except CourseError as err:
+                sources[name], problems[name] = None, str(err)
+                print(neutral(f"autograder grade-all: {name}: {err}"), file=sys.stderr)
+        parts = {name: assignment_fingerprint(name, source, seed) | late_fingerprint(course_dir, name)
+                 for name, source in sources.items()}
 
-    outcomes: list[Outcome] = []
+        outcomes: list[Outcome] = []
 
-    def tell(sub: Submission, status: str, reason: str | None = None) -> None:
-        outcome = Outcome(sub.student, sub.assignment, status, reason)
-        outcomes.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
+        def tell(sub: Submission, status: str, reason: str | None = None) -> None:
+            outcome = Outcome(sub.student, sub.assignment, status, reason)
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
 
-    todo = []
-    for sub in subs:
-        if is_up_to_date(read_result(sub.result_path(course_dir)),
-                         submission_fingerprint(_notebook_digest(sub, max_bytes), _timestamp(sub))
-                         | parts[sub.assignment]):
-            tell(sub, UP_TO_DATE)
-        else:
-            todo.append(sub)
-    if owned and todo and not engine.starting:
-        engine.limit_local_workers(len(todo))
-    print(f"autograder grade-all: {len(subs)} submissions, {len(todo)} to grade, "
-          f"{len(subs) - len(todo)} up to date; {engine.describe()}", file=sys.stderr)
+        todo = []
+        for sub in subs:
+            if is_up_to_date(read_result(sub.result_path(course_dir)),
+                             submission_fingerprint(_notebook_digest(sub, max_bytes), _timestamp(sub))
+                             | parts[sub.assignment]):
+                tell(sub, UP_TO_DATE)
+            else:
+                todo.append(sub)
+        if owned and todo and not engine.starting:
+            engine.limit_local_workers(len(todo))
+        print(f"autograder grade-all: {len(subs)} submissions, {len(todo)} to grade, "
+              f"{len(subs) - len(todo)} up to date; {engine.describe()}", file=sys.stderr)
 
-    def record(sub: Submission, result: GradeResult, digest: str | None, timestamp: str | None) -> None:
-        if result.retry:
-            print(neutral(f"autograder grade-all: {sub.student}/{sub.assignment}: {result.notes[0]} "
-                          f"(left for the next run)", False), file=sys.stderr)
-            tell(sub, LEFT_FOR_NEXT_RUN, result.notes[0] if result.notes else None)
-            return
-        result.notebook_sha256, result.timestamp = digest, timestamp
-        fingerprint = submission_fingerprint(digest, timestamp) | parts[sub.assignment]
-        saved = save(sub, result, course_dir, fingerprint, sources[sub.assignment], writer)
-        if not result.graded:
-            tell(sub, NOT_GRADED, result.notes[0] if result.notes else NOT_GRADED)
-        elif not saved:
-            tell(sub, LEFT_FOR_NEXT_RUN, "not recorded, graded again next run")
-        else:
-            tell(sub, GRADED)
+        def record(sub: Submission, result: GradeResult, digest: str | None, timestamp: str | None) -> None:
+            if result.retry:
+                print(neutral(f"autograder grade-all: {sub.student}/{sub.assignment}: {result.notes[0]} "
+                              f"(left for the next run)", False), file=sys.stderr)
+                tell(sub, LEFT_FOR_NEXT_RUN, result.notes[0] if result.notes else None)
+                return
+            result.notebook_sha256, result.timestamp = digest, timestamp
+            fingerprint = submission_fingerprint(digest, timestamp) | parts[sub.assignment]
+            saved = save(sub, result, course_dir, fingerprint, sources[sub.assignment], writer)
+            if not result.graded:
+                tell(sub, NOT_GRADED, result.notes[0] if result.notes else NOT_GRADED)
+            elif not saved:
+                tell(sub, LEFT_FOR_NEXT_RUN, "not recorded, graded again next run")
+            else:
+                tell(sub, GRADED)
+    except BaseException:
+        if owned:
+            engine.close()
+        raise
 
     if not todo:
         if owned:
