@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -142,29 +141,24 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
     ``writer`` keeps the gradebook open across a batch (default: opened for this record alone).
 
     Returns the submission's lateness (its penalty is 0 without a stated policy)."""
-    from sqlalchemy.exc import SAWarning
-
     if writer is None:
         with Writer(course_dir) as own:
             return record(course_dir, student, source, result, timestamp, policy, own)
     gb = writer.open(source)
     by_exercise = {e.id: e for e in result.exercises}
     try:
-        with warnings.catch_warnings():
-            # nbgrader's add_submission triggers SQLAlchemy autoflush warnings (its own autograde does too)
-            warnings.simplefilter("ignore", SAWarning)
-            submission = _submission(gb, source.name, student, timestamp, writer.layouts)
-            notebook, grades = _notebook_grades(gb, submission, source)
-            for cell_name, exercise_id in source.grade_cells.items():
-                grade = grades[cell_name]
-                exercise = by_exercise.get(exercise_id)
-                grade.auto_score = exercise.score if exercise is not None else 0
-                grade.needs_manual_grade = grade.manual_score is not None
-            answers = {q.id: q.answered for q in result.by_hand}
-            for question in source.questions:
-                mark_answer(grades[question.answer_cell], answers.get(question.id, False))
-            lateness = apply_late_policy(submission, notebook, result.score, policy or Policy(stated=False))
-            gb.db.commit()
+        submission = _submission(gb, source.name, student, timestamp, writer.layouts)
+        notebook, grades = _notebook_grades(gb, submission, source)
+        for cell_name, exercise_id in source.grade_cells.items():
+            grade = grades[cell_name]
+            exercise = by_exercise.get(exercise_id)
+            grade.auto_score = exercise.score if exercise is not None else 0
+            grade.needs_manual_grade = grade.manual_score is not None
+        answers = {q.id: q.answered for q in result.by_hand}
+        for question in source.questions:
+            mark_answer(grades[question.answer_cell], answers.get(question.id, False))
+        lateness = apply_late_policy(submission, notebook, result.score, policy or Policy(stated=False))
+        gb.db.commit()
     except BaseException:
         gb.db.rollback()  # the session stays usable for the batch's next submission
         raise
