@@ -618,7 +618,7 @@ def _drain_fd(fd: int, output: _Output) -> None:
 
 def _start(mode: str, env: dict[str, str], cwd: str, group: cgroups.MemoryCgroup | None):
     """One run's process: a warm zygote's child where possible (sandboxed, as root), else a cold start."""
-    if mode == "bwrap" and warm_start_enabled():
+    if _warm_mode(mode):
         for attempt in range(2):  # a zygote that failed once is replaced; twice, and this process gives up
             try:
                 return _Warm(_ZYGOTE, env, group)
@@ -715,6 +715,11 @@ SPAWN_TIMEOUT = 10.0
 
 class _WarmUnavailable(RuntimeError):
     """No warm child could be had; the run starts cold (the message says why)."""
+
+
+def _warm_mode(mode: str) -> bool:
+    """Whether runs in ``mode`` (resolved: ``"bwrap"`` or ``"none"``) fork from the zygote."""
+    return mode == "bwrap" and warm_start_enabled()
 
 
 def warm_start_enabled() -> bool:
@@ -838,14 +843,23 @@ class _Zygote:
         with self.lock:
             self._stop()
 
+    def _ensure(self) -> None:
+        """(Re)start the zygote if it is not as it was (the lock is held)."""
+        if not self._healthy():
+            self._stop()
+            self._start()
+
+    def warm(self) -> None:
+        """Start the zygote now if it is not running (:func:`prestart`)."""
+        with self.lock:
+            self._ensure()
+
     def spawn(self, request: dict, fds: list[int]) -> None:
         """Ask for one child holding ``fds``; (re)start the zygote first if it is not as it was."""
         data = json.dumps(request).encode()
         with self.lock:
             for _ in range(2):
-                if not self._healthy():
-                    self._stop()
-                    self._start()
+                self._ensure()
                 try:
                     self.control.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
                     return
@@ -880,12 +894,9 @@ def prestart(sandbox: str = "auto") -> bool:
     not after. Never raises; whether a zygote is ready. A zygote that cannot start here is not given up
     on: the first run tries again and says why if it cannot."""
     try:
-        if resolve_sandbox(sandbox) != "bwrap" or not warm_start_enabled():
+        if not _warm_mode(resolve_sandbox(sandbox)):
             return False
-        with _ZYGOTE.lock:
-            if not _ZYGOTE._healthy():
-                _ZYGOTE._stop()
-                _ZYGOTE._start()
+        _ZYGOTE.warm()
         return True
     except Exception:  # noqa: BLE001 - a warm-up only: the first run starts it, or says why not
         return False
