@@ -418,17 +418,28 @@ def test_local_engine_starts_quickly_and_grades_nothing_when_all_is_up_to_date(t
     assert time.monotonic() - started < 20
 
 
+def _never_graded(course: Path) -> None:
+    """One submission, never graded, of an assignment the course does not have (nothing to grade it with)."""
+    folder = course / "submitted" / "alice" / "nosuch"
+    folder.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), folder / "nosuch.ipynb")
+
+
+def _record_start_soon(engine: Engine) -> list[dict]:
+    """The arguments of each ``engine.start_soon`` call, recorded as it goes on."""
+    began: list[dict] = []
+    original = engine.start_soon
+    engine.start_soon = lambda **kw: (began.append(kw), original(**kw))  # type: ignore[method-assign]
+    return began
+
+
 def test_a_cluster_started_early_fails_where_the_batch_waits_for_it(tmp_path: Path) -> None:
     """A submission never graded starts the cluster at once, in the background, while the client prepares
     the rest; if that start fails, the batch raises the start's own error where it needs the cluster, and
     nothing is left running or recorded."""
-    folder = tmp_path / "submitted" / "alice" / "nosuch"
-    folder.mkdir(parents=True)
-    nbformat.write(nbformat.v4.new_notebook(), folder / "nosuch.ipynb")
+    _never_graded(tmp_path)
     engine = Engine(scheduler="tcp://127.0.0.1:9", timeout=2)
-    began = []
-    original = engine.start_soon
-    engine.start_soon = lambda **kw: (began.append(kw), original(**kw))  # type: ignore[method-assign]
+    began = _record_start_soon(engine)
     with pytest.raises(CourseError, match="cannot reach the Dask scheduler"):
         grade_submissions(tmp_path, find_submissions(tmp_path), engine, sandbox="none")
     assert began == [{"warm": "none"}]
@@ -439,14 +450,10 @@ def test_a_cluster_started_early_fails_where_the_batch_waits_for_it(tmp_path: Pa
 def test_a_cluster_started_early_is_stopped_when_preparing_the_batch_fails(tmp_path: Path) -> None:
     """The cluster starts before the client has read the course's late policy; a policy that cannot be
     read stops the batch, and the cluster started for it is stopped too (nothing is left running)."""
-    folder = tmp_path / "submitted" / "alice" / "nosuch"
-    folder.mkdir(parents=True)
-    nbformat.write(nbformat.v4.new_notebook(), folder / "nosuch.ipynb")
+    _never_graded(tmp_path)
     (tmp_path / "late_policy.toml").write_text("this is [not toml", encoding="utf-8")
     engine = Engine(workers=1)
-    began = []
-    original = engine.start_soon
-    engine.start_soon = lambda **kw: (began.append(kw), original(**kw))  # type: ignore[method-assign]
+    began = _record_start_soon(engine)
     with pytest.raises(CourseError, match="late_policy.toml"):
         grade_submissions(tmp_path, find_submissions(tmp_path), engine, sandbox="none", task=_not_run)
     assert began == [{"warm": None}]  # a test's task: no warm-up
@@ -490,8 +497,10 @@ def test_context_travels_as_data(template: Path) -> None:
     assert again.source.exercises == source.exercises and again.catalogue == context.catalogue
     # as it travels: pickled once by the client, opened once per worker and kept
     packed = PackedContext.of(context)
-    sent = [cloudpickle.loads(cloudpickle.dumps(packed)) for _ in range(2)]
-    assert sent[0] is not sent[1] and batch.unpack(sent[0]) is batch.unpack(sent[1])
+    wire = cloudpickle.dumps(packed)
+    assert len(wire) < len(packed.data) + 200  # the bytes themselves, not the context pickled again
+    sent = [cloudpickle.loads(wire) for _ in range(2)]
+    assert batch.unpack(sent[0]) is batch.unpack(sent[1])
     assert batch.unpack(sent[0]).source.exercises == source.exercises and batch.unpack(context) is context
     other = PackedContext.of(Context(source, context.catalogue, 6, "none", None, 1000, worker_identity()))
     assert batch.unpack(other).seed == 6 and batch.unpack(sent[0]).seed == 5

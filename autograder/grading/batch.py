@@ -7,11 +7,11 @@ digest and the grader's version) equals the one its ``result.json`` records is n
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import pickle
 import sys
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,24 +208,15 @@ class PackedContext:
         return cls(pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-#: The contexts this worker has unpacked, by the digest of their bytes (the last few assignments').
-_UNPACKED: OrderedDict[bytes, Context] = OrderedDict()
-_UNPACKED_KEPT = 8
-
-
 def unpack(context: Context | PackedContext) -> Context:
     """The context itself; a packed one is unpickled once per worker and kept (read only: grading never
-    changes its context), by the digest of its bytes as this worker computes it."""
-    if isinstance(context, Context):
-        return context
-    key = hashlib.sha256(context.data).digest()
-    found = _UNPACKED.get(key)
-    if found is None:
-        found = _UNPACKED[key] = pickle.loads(context.data)
-        while len(_UNPACKED) > _UNPACKED_KEPT:
-            _UNPACKED.popitem(last=False)
-    _UNPACKED.move_to_end(key)
-    return found
+    changes its context), for the last few assignments, by its bytes."""
+    return context if isinstance(context, Context) else _unpickled(context.data)
+
+
+@functools.lru_cache(maxsize=8)
+def _unpickled(data: bytes) -> Context:
+    return pickle.loads(data)
 
 
 class WorkerRefused(CourseError):
