@@ -129,11 +129,9 @@ class Engine:
     def start(self) -> Engine:
         """Start the local cluster, or connect to the scheduler; then check every worker's code. If
         :meth:`start_soon` began that already, wait for it instead (and raise its error)."""
-        if self._starting is not None:
-            self._starting.join()
-            self._starting, error, self._start_error = None, self._start_error, None
-            if error is not None:
-                raise error
+        error = self._join_start()
+        if error is not None:
+            raise error
         if self.client is None:
             self._start()
         return self
@@ -186,10 +184,16 @@ class Engine:
     def close(self) -> None:
         """Disconnect; a local cluster is stopped, an external one is left running (a start still under
         way is waited for first)."""
-        if self._starting is not None:
-            self._starting.join()
-            self._starting = self._start_error = None
+        self._join_start()
         self._close()
+
+    def _join_start(self) -> BaseException | None:
+        """Wait for a :meth:`start_soon` under way, if any; what it raised."""
+        if self._starting is None:
+            return None
+        self._starting.join()
+        self._starting, error, self._start_error = None, self._start_error, None
+        return error
 
     def _close(self) -> None:
         if self.client is not None:
