@@ -488,6 +488,23 @@ def test_a_warmed_worker_is_ready_before_its_first_submission() -> None:
         assert zygote != pid and Path(f"/proc/{zygote}").exists()
 
 
+def _busy(seconds: float) -> int:
+    """Python work for ``seconds``, long enough for a stack-sampling profiler to see it many times."""
+    end, n = time.perf_counter() + seconds, 0
+    while time.perf_counter() < end:
+        n += 1
+    return n
+
+
+def test_local_workers_do_not_sample_their_stacks() -> None:
+    """The local cluster's workers run without Dask's statistical profiler (``LOCAL_WORKER_CONFIG``): its
+    samples feed a dashboard that is off, and its thread takes the core from the grading. A task of half
+    a second leaves no sample (it would leave about fifty every 10 ms otherwise)."""
+    with Engine(workers=1) as engine:
+        assert engine.client.submit(_busy, 0.5, pure=False).result() > 0
+        assert engine.client.profile()["count"] == 0
+
+
 @pytest.mark.grading
 def test_context_travels_as_data(template: Path) -> None:
     """What a worker needs survives a pickle round trip, with no path of the course folder in use."""
