@@ -938,6 +938,7 @@ class _Warm:
         self.sync.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self.pidfd: int | None = None
         self.status: int | None = None
+        self.group = group
         self.job_lock = threading.Lock()
         request = {"uid": _job_uid(), "env": env, "seccomp": seccomp.bpf(count_memory=group is not None).hex(),
                    "tmp": SANDBOX_TMP, "work": SANDBOX_WORK, "tmp_bytes": SCRATCH_BYTES, "shm_bytes": SHM_BYTES,
@@ -995,13 +996,22 @@ class _Warm:
         """Kill the keeper and every process below it; the namespace's init takes the rest with it."""
         if self.pidfd is None:
             return
-        descendants = {p for p in _process_tree(self.pid) if p != self.pid}
+        descendants = {p for p in self._processes() if p != self.pid}
         for pid in descendants:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, OSError):
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
         _wait_gone(descendants | {self.pid})
+
+    def _processes(self) -> set[int]:
+        """Every process of the run: its cgroup's, where it has one (the keeper joined it before it forked
+        anything, and nothing can leave it), read in one file rather than by walking all of ``/proc``,
+        whose cost grows with every process of the machine; else the keeper's process tree."""
+        if self.group is not None:
+            with contextlib.suppress(OSError, ValueError):
+                return {int(p) for p in self.group.procs.read_text().split()}
+        return set(_process_tree(self.pid))
 
     def drain(self, output: _Output) -> None:
         _drain_fd(self.out_fd, output)

@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from autograder import sandbox
+from autograder import cgroups, sandbox
 from autograder.exercises.ch2 import SPECS
 from autograder.runtime import compare_observed
 from hostile import cells as H
@@ -193,6 +193,27 @@ def test_an_honest_run_after_a_hostile_one_scores_exactly_as_alone(fresh_zygote)
     assert alone_seen["patched"] == [] and alone_seen["marks"] == [0, False, False, False, False]
     assert "left.txt" not in alone_seen["tmp"] and alone_seen["shm"] == [] and not alone_seen["uid_is_root"]
     assert set(alone_seen["fds"]) <= {"pipe", "/dev/null"}, alone_seen["fds"]  # nothing of the zygote's
+
+
+def test_a_run_is_ended_through_its_cgroup_without_walking_proc(fresh_zygote, monkeypatch):
+    """Ending a warm run kills what its memory cgroup lists (the keeper joined it before it forked
+    anything, and nothing can leave it), not what a walk of all of ``/proc`` finds, whose cost grows with
+    every process of the machine: a run that leaves processes behind still ends whole, with no walk."""
+    group = cgroups.create(1 << 30)
+    if group is None:
+        pytest.skip("no memory cgroup can be made here: runs fall back to walking /proc")
+    group.remove()
+    walks: list[tuple] = []
+    monkeypatch.setattr(sandbox, "_process_tree", lambda *args, **kw: walks.append(args) or {})
+    monkeypatch.setattr(sandbox, "MEMORY_CHECK_INTERVAL", 3600.0)  # no memory check in this short run
+    token = f"2002.{uuid.uuid4().int % 10**9}"
+    result = sandbox.run_submission([H.SETUP, H.lingering_processes(token), *H.honest_cells()], CALLS, LIMITS,
+                                    sandbox="bwrap")
+    assert result.fatal is None and result.cell_errors == [], (result.fatal, result.cell_errors)
+    assert all(score(result).values())
+    time.sleep(0.3)
+    assert host_processes_with(token) == [] and cgroups.leftovers() == []
+    assert walks == []
 
 
 def test_warm_and_cold_starts_give_the_same_score(fresh_zygote, monkeypatch):
