@@ -595,9 +595,15 @@ def _alive(pid: int) -> bool:
     return stat[stat.rindex(b")") + 2:][:1] not in (b"Z", b"X")
 
 
-def _wait_gone(pids, timeout: float = 3.0) -> None:
-    """Wait until the killed processes are gone, so that nothing of a run outlives it."""
+def _wait_gone(pids, timeout: float = 3.0, pidfd: int | None = None) -> None:
+    """Wait until the killed processes are gone, so that nothing of a run outlives it. With ``pidfd``
+    (one of them, usually the last to end), wait first for the kernel to say it ended: it becomes
+    readable once its exit is done, its memory freed, so the wait ends then rather than at the next
+    look (which came up to twice as late)."""
     deadline, pause = time.monotonic() + timeout, 0.0005
+    if pidfd is not None:
+        with contextlib.suppress(OSError, ValueError):
+            select.select([pidfd], [], [], timeout)
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(pause)  # a killed run is usually gone within milliseconds: look again soon, then less often
         pause = min(2 * pause, 0.01)
@@ -1002,7 +1008,7 @@ class _Warm:
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, OSError):
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-        _wait_gone(descendants | {self.pid})
+        _wait_gone(descendants | {self.pid}, pidfd=self.pidfd)
 
     def _processes(self) -> set[int]:
         """Every process of the run: its cgroup's, where it has one (the keeper joined it before it forked

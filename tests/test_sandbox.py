@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -428,3 +430,23 @@ def test_neutral_and_csv_cell():
     assert safe_io.neutral("one\ntwo\tthree", newlines=False) == "one\\ntwo\\tthree"
     assert [safe_io.csv_cell(v) for v in ("=1", "+1", "-1", "@x", "\uff1d1", "ok", 3, 2.5, None)] == \
         ["'=1", "'+1", "'-1", "'@x", "'\uff1d1", "ok", 3, 2.5, None]
+
+
+def test_waiting_for_a_killed_run_ends_once_its_processes_have_ended() -> None:
+    """``_wait_gone`` given a process's pidfd (as a warm run's keeper's is) returns once that process has
+    ended, not before, and at its timeout for one that does not end."""
+    ending = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
+    staying = subprocess.Popen(["sleep", "60"])
+    fds = [os.pidfd_open(ending.pid), os.pidfd_open(staying.pid)]
+    try:
+        sandbox._wait_gone({ending.pid}, timeout=30, pidfd=fds[0])
+        assert ending.poll() is not None  # it had ended (a zombie until this reaps it)
+        started = time.monotonic()
+        sandbox._wait_gone({staying.pid}, timeout=0.3, pidfd=fds[1])
+        assert 0.3 <= time.monotonic() - started < 10 and staying.poll() is None
+    finally:
+        staying.kill()
+        for proc in (ending, staying):
+            proc.wait()
+        for fd in fds:
+            os.close(fd)
