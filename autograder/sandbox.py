@@ -1012,12 +1012,9 @@ class _Warm:
 
     def _processes(self) -> set[int]:
         """Every process of the run: its cgroup's, where it has one (the keeper joined it before it forked
-        anything, and nothing can leave it), read in one file rather than by walking all of ``/proc``,
-        whose cost grows with every process of the machine; else the keeper's process tree."""
-        if self.group is not None:
-            with contextlib.suppress(OSError, ValueError):
-                return {int(p) for p in self.group.procs.read_text().split()}
-        return set(_process_tree(self.pid))
+        anything, and nothing can leave it), one file rather than a walk of all of ``/proc``, whose cost
+        grows with every process of the machine; else the keeper's process tree."""
+        return set(self.group.pids()) if self.group is not None else set(_process_tree(self.pid))
 
     def drain(self, output: _Output) -> None:
         _drain_fd(self.out_fd, output)
