@@ -432,9 +432,11 @@ def test_neutral_and_csv_cell():
         ["'=1", "'+1", "'-1", "'@x", "'\uff1d1", "ok", 3, 2.5, None]
 
 
-def test_waiting_for_a_killed_run_ends_once_its_processes_have_ended() -> None:
-    """``_wait_gone`` given a process's pidfd (as a warm run's keeper's is) returns once that process has
-    ended, not before, and at its timeout for one that does not end."""
+def test_waiting_for_a_killed_run_ends_once_its_processes_have_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_wait_gone`` given a process's pidfd (as a warm run's keeper's is) waits on it, not on its own
+    looks at ``/proc``: with those looks blinded (every process seems gone), it still returns only once
+    that process has ended, and at its timeout for one that does not end."""
+    monkeypatch.setattr(sandbox, "_alive", lambda pid: False)
     ending = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.3)"])
     staying = subprocess.Popen(["sleep", "60"])
     fds = [os.pidfd_open(ending.pid), os.pidfd_open(staying.pid)]
