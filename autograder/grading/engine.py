@@ -42,8 +42,7 @@ MESSAGE_LOG_LENGTH = 10
 #: Dask settings of the local cluster's workers. Each worker samples its task thread's stack every
 #: 10 ms for the dashboard's profile (``distributed.worker.profile``); the dashboard is off here, so
 #: nothing reads it, and with a worker per core the sampling thread's hundred wake-ups a second take
-#: the core and the interpreter's lock from the grading (on two cores, two workers' processes used
-#: 2.5-3 ms less CPU per submission, and their time per submission went from about 71 to 69 ms).
+#: the core and the interpreter's lock from the grading (measured in ``docs/DESIGN.md``).
 LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 
 
