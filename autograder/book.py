@@ -73,6 +73,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 import yaml
+from jupyter_cache.cache.main import JupyterCacheBase
 from jupyter_cache.executors.base import ExecutorRunResult
 from jupyter_cache.executors.basic import (
     ExecutionWorkerLocalMProc,
@@ -603,6 +604,26 @@ class ChapterFailed(CourseError):
     """A chapter raised (or its kernel died) while the cache was being filled."""
 
 
+#: The lock file, in the execution cache's folder, that the side-by-side workers' writes take turns on.
+CACHE_WRITE_LOCK = ".write.lock"
+
+
+class OneWriterAtATime(JupyterCacheBase):
+    """The execution cache as the side-by-side workers write to it: one chapter's caching at a time.
+
+    jupyter-cache 1.0.1 is not safe for two processes caching at once. After adding its record, each
+    trims the cache to its size limit (``truncate_caches``) in two queries, the newest records to keep
+    and then all the others to delete: a record another process adds between the two queries is taken
+    for an old one and deleted (with its notebook, or the other process's caching fails if its notebook
+    is not written yet). Sphinx then executed that chapter again. Chapters that end together, as in
+    ``test_chapters_run_side_by_side_and_sphinx_executes_none``, met it; so each caching holds a lock.
+    """
+
+    def cache_notebook_bundle(self, *args, **kwargs):
+        with _exclusive(self.path / CACHE_WRITE_LOCK):
+            return super().cache_notebook_bundle(*args, **kwargs)
+
+
 class _Worker(ExecutionWorkerLocalMProc):
     """jupyter-cache's worker that runs a chapter in its own folder, quiet: the build prints its own progress.
 
@@ -723,7 +744,7 @@ def execute_chapters(site: Site, cache: Path, jobs: int | None = None) -> list[s
         why = "its traceback is above" if record.traceback else "its kernel could not run it (see above)"
         raise ChapterFailed(f"the chapter {s.docname} ({s.path}) failed to execute: {why}")
 
-    executor = SideBySide(db, workers, nb_config.execution_in_temp, report)
+    executor = SideBySide(OneWriterAtATime(cache), workers, nb_config.execution_in_temp, report)
     with _kernel_can_import(), WarmKernels():
         executor.run_and_cache(filter_uris=list(by_uri), timeout=nb_config.execution_timeout,
                                allow_errors=nb_config.execution_allow_errors)
@@ -801,7 +822,7 @@ def write_executed_notebooks(site: Site, cache: Path) -> list[str]:
 
 @contextmanager
 def _exclusive(lock: Path) -> Iterator[None]:
-    """Hold an exclusive lock on a file for the block (another build waits for this one)."""
+    """Hold an exclusive lock on a file for the block (another holder waits for this one)."""
     lock.parent.mkdir(parents=True, exist_ok=True)
     with lock.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

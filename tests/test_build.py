@@ -7,10 +7,13 @@ seconds. The others read the project's chapters and run no kernel.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 from jupyter_cache import get_cache
 from myst_nb.core.read import myst_nb_reader_plugin
@@ -140,6 +143,71 @@ def test_cache_key_of_every_chapter_is_the_one_myst_nb_looks_up(tmp_path: Path, 
     assert db.create_hashed_notebook(changed.notebook)[1] != db.create_hashed_notebook(first.notebook)[1]
 
 
+#: A file that the trimming below creates once it has made its first query (set by the test).
+_TRIMMING: list[Path] = []
+TRIM_PAUSE_S = 0.5
+
+
+def _trim_with_a_pause(keep: int, db) -> list[int]:
+    """jupyter-cache 1.0.1's ``NbCacheRecord.records_to_delete`` (its two queries) with a pause between
+    them, announced by a file: another process's caching lands in between, as it can by chance."""
+    from jupyter_cache.cache.db import NbCacheRecord, session_context
+    from sqlalchemy import desc
+
+    with session_context(db) as session:
+        keep_pks = [pk for pk, in session.query(NbCacheRecord.pk).order_by(desc("accessed")).limit(keep).all()]
+        _TRIMMING[0].touch()
+        time.sleep(TRIM_PAUSE_S)
+        return [pk for pk, in session.query(NbCacheRecord.pk).filter(NbCacheRecord.pk.notin_(keep_pks)).all()]
+
+
+def _cache_one(job: tuple) -> str:
+    """In a worker process: cache a one-cell executed notebook as a chapter (once ``after`` exists)."""
+    from jupyter_cache.cache.main import CacheBundleIn
+
+    cache, name, after = job
+    end = time.monotonic() + 30
+    while after is not None and not after.exists() and time.monotonic() < end:
+        time.sleep(0.005)
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells.append(nbformat.v4.new_code_cell(f"print({name!r})", execution_count=1))
+    try:
+        cache.cache_notebook_bundle(CacheBundleIn(nb, f"/book/chapters/{name}.md"), check_validity=False,
+                                    overwrite=True)
+    except Exception as exc:  # jupyter-cache's worker turns this into a failed chapter
+        return f"{name}: {type(exc).__name__}: {exc}"
+    return f"{name}: cached"
+
+
+def _cache_two_at_once(cache) -> tuple[list[str], list[str]]:
+    """Two forked workers cache a chapter each, the second once the first is trimming the cache."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    flag = _TRIMMING[0]
+    flag.unlink(missing_ok=True)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        said = list(pool.map(_cache_one, [(cache, "ch_a", None), (cache, "ch_b", flag)]))
+    return said, sorted(Path(r.uri).stem for r in get_cache(str(cache.path)).list_cache_records())
+
+
+def test_chapters_cached_at_the_same_time_are_both_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers that execute chapters side by side write to the execution cache one at a time: a
+    chapter cached while another one's caching trims the cache is kept (jupyter-cache alone loses it)."""
+    from jupyter_cache.cache.db import NbCacheRecord
+
+    monkeypatch.setattr(NbCacheRecord, "records_to_delete", staticmethod(_trim_with_a_pause))
+    monkeypatch.setattr(sys.modules[__name__], "_TRIMMING", [tmp_path / "trimming"])
+    said, kept = _cache_two_at_once(book.OneWriterAtATime(tmp_path / "cache"))
+    assert said == ["ch_a: cached", "ch_b: cached"]
+    assert kept == ["ch_a", "ch_b"], f"a chapter's record was lost: {kept}"
+    # control: the same interleaving without the lock loses ch_b (deleted, or its caching fails)
+    said, kept = _cache_two_at_once(get_cache(str(tmp_path / "plain")))
+    assert kept == ["ch_a"], (
+        f"without the lock, jupyter-cache kept {kept} ({said}): the pause no longer interleaves the two "
+        "cachings, or jupyter-cache now trims in one query (and OneWriterAtATime may go)")
+
+
 def test_default_jobs_is_one_per_core() -> None:
     assert book.default_jobs() == len(os.sched_getaffinity(0))
 
@@ -154,7 +222,6 @@ HEAVY = ("torch", "nbformat", "jupytext", "nbgrader", "sphinx", "jupyter_book", 
 def test_the_up_to_date_check_imports_nothing_heavy(seed: str | None) -> None:
     """What ``python -m autograder.build`` does before deciding: no heavy package is imported."""
     import subprocess
-    import sys
 
     from autograder.specs import HIDDEN_SEED_ENV
 
