@@ -145,19 +145,18 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
         with Writer(course_dir) as own:
             return record(course_dir, student, source, result, timestamp, policy, own)
     gb = writer.open(source)
-    by_exercise = {e.id: e for e in result.exercises}
+    policy = policy or Policy(stated=False)
+    scores = _auto_scores(source, result)
     try:
-        submission = _submission(gb, source.name, student, timestamp, writer.layouts)
-        notebook, grades = _notebook_grades(gb, submission, source)
-        for cell_name, exercise_id in source.grade_cells.items():
-            grade = grades[cell_name]
-            exercise = by_exercise.get(exercise_id)
-            grade.auto_score = exercise.score if exercise is not None else 0
-            grade.needs_manual_grade = grade.manual_score is not None
-        answers = {q.id: q.answered for q in result.by_hand}
-        for question in source.questions:
-            mark_answer(grades[question.answer_cell], answers.get(question.id, False))
-        lateness = apply_late_policy(submission, notebook, result.score, policy or Policy(stated=False))
+        submission, lateness = _submission(gb, source, student, timestamp, writer.layouts, scores, result.score,
+                                           policy)
+        if lateness is None:  # graded before: its rows are there, with the instructor's manual scores
+            notebook, grades = _notebook_grades(gb, submission, source)
+            for cell_name, score in scores.items():
+                grade = grades[cell_name]
+                grade.auto_score = score
+                grade.needs_manual_grade = _needs_manual_grade(score, grade.manual_score)
+            lateness = apply_late_policy(submission, notebook, result.score, policy)
         gb.db.commit()
     except BaseException:
         gb.db.rollback()  # the session stays usable for the batch's next submission
@@ -165,64 +164,103 @@ def record(course_dir: Path, student: str, source: SourceAssignment, result: Gra
     return lateness
 
 
-#: An assignment in the gradebook: its id, and for each of its notebooks the notebook's id, the cells a
-#: submission has a grade of, and the cells it has a comment on (nbgrader's ``add_submission`` order).
-Layout = tuple[str, list[tuple[str, list[str], list[str]]]]
+def _auto_scores(source: SourceAssignment, result: GradeResult) -> dict[str, float | None]:
+    """The auto score a record gives each graded cell of the source notebook, by cell name: its exercise's
+    score (0 without a result), and a written answer's as ``nbgrader autograde`` gives it (:func:`mark_answer`)."""
+    by_exercise = {e.id: e for e in result.exercises}
+    scores: dict[str, float | None] = {
+        cell: by_exercise[exercise].score if exercise in by_exercise else 0
+        for cell, exercise in source.grade_cells.items()}
+    answered = {q.id: q.answered for q in result.by_hand}
+    for question in source.questions:
+        scores[question.answer_cell] = None if answered.get(question.id, False) else 0
+    return scores
+
+
+def _needs_manual_grade(auto_score: float | None, manual_score: float | None) -> bool:
+    """nbgrader's flag for formgrader: no auto score (a written answer), or a score the instructor gave."""
+    return auto_score is None or manual_score is not None
+
+
+#: An assignment in the gradebook: its id, and for each of its notebooks the notebook's id and name, the
+#: cells a submission has a grade of (id, name) and the cells it has a comment on (nbgrader's
+#: ``add_submission`` order).
+Layout = tuple[str, list[tuple[str, str, list[tuple[str, str]], list[str]]]]
 
 
 def _layout(gb: Any, assignment: str) -> Layout:
     """``assignment``'s :data:`Layout`, read from the gradebook (``MissingEntry`` if it is not there)."""
     found = gb.find_assignment(assignment)
-    return found.id, [(nb.id, [c.id for c in (*nb.grade_cells, *nb.task_cells)],
+    return found.id, [(nb.id, nb.name, [(c.id, c.name) for c in (*nb.grade_cells, *nb.task_cells)],
                        [c.id for c in (*nb.solution_cells, *nb.task_cells)]) for nb in found.notebooks]
 
 
-def _submission(gb: Any, assignment: str, student: str, timestamp: str | None,
-                layouts: dict[str, Layout]) -> Any:
-    """The student's submission of ``assignment`` with its ``timestamp``, as nbgrader's
+def _submission(gb: Any, source: SourceAssignment, student: str, timestamp: str | None,
+                layouts: dict[str, Layout], scores: dict[str, float | None], score: float,
+                policy: Policy) -> tuple[Any, Lateness | None]:
+    """The student's submission of ``source``'s assignment with its ``timestamp``, as nbgrader's
     ``update_or_create_student`` and ``update_or_create_submission`` leave them, in fewer round trips:
     an unknown student is added in this record's transaction (not committed on its own), a known one is
-    not written again, and a new submission's rows are written by :func:`_add_submission`."""
+    not written again. A new submission's rows are written by :func:`_add_submission` with this
+    record's ``scores`` and lateness in them, which it returns; for one graded before, ``None``."""
     from nbgrader.api import MissingEntry, Student
 
     if gb.db.get(Student, student) is None:
         gb.db.add(Student(id=student))
     when = parse_time(timestamp)  # naive UTC, as nbgrader stores it; None for none or an unreadable one
     try:
-        submission = gb.find_submission(assignment, student)
+        submission = gb.find_submission(source.name, student)
     except MissingEntry:
-        if assignment not in layouts:
-            layouts[assignment] = _layout(gb, assignment)
-        return _add_submission(gb, layouts[assignment], student, when)
+        if source.name not in layouts:
+            layouts[source.name] = _layout(gb, source.name)
+        return None, _add_submission(gb, layouts[source.name], source, student, when, scores, score, policy)
     if when is not None:
         submission.timestamp = when
-    return submission
+    return submission, None
 
 
-def _add_submission(gb: Any, layout: Layout, student: str, when: datetime | None) -> Any:
+def _add_submission(gb: Any, layout: Layout, source: SourceAssignment, student: str, when: datetime | None,
+                    scores: dict[str, float | None], score: float, policy: Policy) -> Lateness:
     """The rows nbgrader's ``add_submission`` writes for a new submission (the submission; per notebook of
     the assignment, a submitted notebook with a grade of each grade cell, a comment on each solution
     cell, and both for each task cell), each table in one statement of this record's transaction: no
-    object per row, no commit of its own. The columns left out take the model's defaults, as there.
-    ``tests/test_gradebook_writer.py`` compares the result with ``add_submission``'s."""
-    from nbgrader.api import Comment, Grade, SubmittedAssignment, SubmittedNotebook, new_uuid
-    from sqlalchemy import insert
+    object per row, no commit of its own. The source notebook's grades hold ``scores`` and its
+    ``late_submission_penalty`` the lateness, as the update of a submission graded before sets them
+    (:func:`record`); every other column takes the model's default, as there. Returns the lateness.
+    ``tests/test_gradebook_writer.py`` compares the result with nbgrader's own calls'."""
+    from nbgrader.api import Assignment, Comment, Grade, MissingEntry, SubmittedAssignment, SubmittedNotebook, new_uuid
+    from sqlalchemy import insert, select
 
-    gb.db.flush()  # a student added by this record is written before the submission that names them
     assignment_id, notebooks = layout
+    mine = [cells for _, name, cells, _ in notebooks if name == source.notebook_name]
+    if not mine:
+        raise MissingEntry(f"No such notebook: {source.name}/{source.notebook_name}")
+    missing = scores.keys() - {name for _, name in mine[0]}
+    if missing:
+        raise MissingEntry(f"No such grade cell(s) in the gradebook: {', '.join(sorted(missing))}")
+    duedate = gb.db.execute(select(Assignment.duedate).where(Assignment.id == assignment_id)).scalar_one()
+    extension = (policy.extension(student, source.name) or None) if policy.stated else None
+    lateness = assess(policy, score, when, duedate, extension)
+    gb.db.flush()  # a student added by this record is written before the submission that names them
     submission_id = new_uuid()
     gb.db.execute(insert(SubmittedAssignment), [{"id": submission_id, "assignment_id": assignment_id,
-                                                 "student_id": student, "timestamp": when}])
-    rows: dict[Any, list[dict[str, str]]] = {SubmittedNotebook: [], Grade: [], Comment: []}
-    for notebook_id, graded, commented in notebooks:
-        submitted = new_uuid()
-        rows[SubmittedNotebook].append({"id": submitted, "assignment_id": submission_id, "notebook_id": notebook_id})
-        rows[Grade] += [{"id": new_uuid(), "notebook_id": submitted, "cell_id": cell} for cell in graded]
+                                                 "student_id": student, "timestamp": when,
+                                                 "extension": extension}])
+    rows: dict[Any, list[dict[str, Any]]] = {SubmittedNotebook: [], Grade: [], Comment: []}
+    for notebook_id, name, graded, commented in notebooks:
+        submitted, ours = new_uuid(), name == source.notebook_name
+        rows[SubmittedNotebook].append({"id": submitted, "assignment_id": submission_id, "notebook_id": notebook_id,
+                                        "late_submission_penalty": (lateness.penalty or None) if ours else None})
+        for cell, cell_name in graded:
+            auto = scores.get(cell_name) if ours else None
+            given = ours and cell_name in scores  # otherwise the model's defaults: no score, to be graded
+            rows[Grade].append({"id": new_uuid(), "notebook_id": submitted, "cell_id": cell, "auto_score": auto,
+                                "needs_manual_grade": _needs_manual_grade(auto, None) if given else True})
         rows[Comment] += [{"id": new_uuid(), "notebook_id": submitted, "cell_id": cell} for cell in commented]
     for model, values in rows.items():
         if values:
             gb.db.execute(insert(model), values)
-    return gb.db.get(SubmittedAssignment, submission_id)
+    return lateness
 
 
 def _notebook_grades(gb: Any, submission: Any, source: SourceAssignment) -> tuple[Any, dict[str, Any]]:
@@ -270,7 +308,7 @@ def mark_answer(grade: Any, answered: bool) -> None:
     already graded it. The instructor's ``manual_score`` is never touched.
     """
     grade.auto_score = None if answered else 0
-    grade.needs_manual_grade = grade.auto_score is None or grade.manual_score is not None
+    grade.needs_manual_grade = _needs_manual_grade(grade.auto_score, grade.manual_score)
 
 
 def write_csv(path: Path, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:

@@ -160,7 +160,8 @@ def gradebook_rows(course: Path) -> tuple[list[tuple], list[tuple], list[tuple]]
 def test_a_record_writes_what_nbgraders_own_calls_write(tmp_path_factory: pytest.TempPathFactory,
                                                         tmp_path: Path) -> None:
     """A new student, a student of the roster (their names kept), a regrade whose answer the instructor
-    has scored by hand (kept, and shown again), a late submission with an extension under a stated policy:
+    has scored by hand (kept, and shown again), a late submission with an extension under a stated policy,
+    in an assignment whose gradebook has cells that no result scores (a stale one, another notebook's):
     :func:`autograder.gradebook.record` leaves the gradebook as nbgrader's own calls, one by one, do."""
     from nbgrader.api import Gradebook
 
@@ -188,10 +189,15 @@ def test_a_record_writes_what_nbgraders_own_calls_write(tmp_path_factory: pytest
             ("late", result(2, True), "2030-01-01 10:00:00.000000 UTC"),
             ("alice", result(0, True), "2026-11-22 10:00:00.000000 UTC")]  # a regrade, after a manual score
     for way, course in courses.items():
+        gradebook._ensure_structure(gradebook.db_url(course), gradebook.course_id(course), source)
         with warnings.catch_warnings(), Gradebook(gradebook.db_url(course), gradebook.course_id(course)) as gb:
             warnings.simplefilter("ignore")
             gb.update_or_create_student("roster", first_name="Ro", email="ro@example.org")
             gb.update_or_create_assignment(ASSIGNMENT, duedate="2026-12-01 00:00:00 UTC")
+            # cells no result scores: one the source no longer has, and one of another notebook
+            gb.update_or_create_grade_cell("stale", source.notebook_name, ASSIGNMENT, max_score=1, cell_type="code")
+            gb.update_or_create_notebook("other", ASSIGNMENT)
+            gb.update_or_create_grade_cell("elsewhere", "other", ASSIGNMENT, max_score=2, cell_type="code")
         with gradebook.Writer(course) as writer:
             for i, (student, res, when) in enumerate(plan):
                 if i == 3:  # meanwhile, the instructor scores alice's first answer by hand in formgrader
