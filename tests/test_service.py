@@ -153,3 +153,68 @@ def test_instructor_regrades_and_exports(service: Service, kinds: dict) -> None:
     assert status == 200  # followed the redirect to the written report
     status, _, page = service.request("/instructor/report/index.html", service.instructor)
     assert status == 200 and b"carol" in page
+
+
+class _OneSlowNotebook:
+    """A stand-in for the service's :class:`~autograder.service.worker.Grader`: it records the batch's first
+    submission at once (a ``result.json`` as the record path writes it) and tells the worker, then
+    "grades" the second one only after noting the first one's state in the queue."""
+
+    def __init__(self, course: Path, sessions) -> None:
+        self.course, self.sessions = course, sessions
+        self.first_state_meanwhile: str | None = None
+
+    def _record(self, sub, sha: str) -> None:
+        import json
+
+        path = sub.result_path(self.course)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"notebook_sha256": sha, "score": 3, "max_score": 4}))
+
+    def grade(self, subs, on_outcome=None):
+        from autograder.grading.batch import GRADED, Outcome
+        from autograder.service.db import Submission
+
+        first, second = subs
+        self._record(first, "a" * 64)
+        on_outcome(Outcome(first.student, first.assignment, GRADED))
+        deadline = time.monotonic() + 10  # the slow notebook: it ends once the first grade is seen, or in 10 s
+        while time.monotonic() < deadline:
+            with self.sessions() as s:
+                self.first_state_meanwhile = s.scalars(select(Submission.state).where(
+                    Submission.student == first.student)).one()
+            if self.first_state_meanwhile != "grading":
+                break
+            time.sleep(0.05)
+        self._record(second, "b" * 64)
+        on_outcome(Outcome(second.student, second.assignment, GRADED))
+        return {(s.student, s.assignment): (GRADED, None) for s in subs}
+
+
+def test_a_grade_is_finished_without_waiting_for_the_rest_of_its_batch(tmp_path: Path) -> None:
+    """The service's worker claims one submission per Dask worker and grades them as one batch: a
+    submission whose grade is recorded is ``graded`` at once, while a slow notebook of the same batch
+    is still running (the student does not wait for someone else's timeout)."""
+    from autograder.service import db
+    from autograder.service.queue import Queue
+    from autograder.service.worker import Worker
+
+    course = tmp_path / "course"
+    course.mkdir()
+    sessions = db.connect(db.default_url(course))
+    with sessions.begin() as s:
+        for student, sha in (("fast", "a"), ("slow", "b")):
+            s.add(db.Submission(student=student, assignment=ASSIGNMENT, state=db.QUEUED, size=1,
+                                timestamp="2026-12-01 10:00:00.000000 UTC", notebook_sha256=sha * 64))
+    queue = Queue(sessions, worker="w")
+    claimed = queue.claim(2)
+    assert [c.student for c in claimed] == ["fast", "slow"]
+    grader = _OneSlowNotebook(course, sessions)
+    Worker(course, sessions, grader, queue, sole=True).grade(claimed)
+    assert grader.first_state_meanwhile == "graded", "the fast submission waited for the slow one"
+    with sessions() as s:
+        rows = {r.student: r for r in s.scalars(select(db.Submission)).all()}
+        assert {name: (r.state, r.score, r.max_score) for name, r in rows.items()} == {
+            "fast": ("graded", 3, 4), "slow": ("graded", 3, 4)}
+        finished = s.execute(select(db.Event.submission_id).where(db.Event.kind == "graded")).scalars().all()
+    assert sorted(finished) == sorted(r.id for r in rows.values()), "a submission was finished twice or never"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +52,14 @@ class Grader:
         if self.engine is not None:
             self.engine.__exit__(*exc)
 
-    def grade(self, subs: list[Any]) -> dict[tuple[str, str], tuple[str, str | None]]:
+    def grade(self, subs: list[Any], on_outcome: Callable[[Any], None] | None = None
+              ) -> dict[tuple[str, str], tuple[str, str | None]]:
         """Grade and record ``subs`` (at most one per student and chapter); (student, chapter) ->
-        (the engine's status for it, its reason)."""
+        (the engine's status for it, its reason). Each outcome also goes to ``on_outcome`` as it is known."""
         from autograder.grading.batch import grade_submissions
 
         summary = grade_submissions(self.course_dir, subs, self.engine, sandbox=self.sandbox, limits=self.limits,
-                                    max_bytes=self.max_bytes)
+                                    max_bytes=self.max_bytes, on_outcome=on_outcome)
         return {(o.student, o.assignment): (o.status, o.reason) for o in summary.outcomes}
 
 
@@ -101,13 +103,30 @@ class Worker:
                 self.stop.wait(max(self.poll, 1.0))
 
     def grade(self, claimed: list[Claimed]) -> None:
-        """Grade one claimed batch, renewing its leases meanwhile, then finish or release each."""
+        """Grade one claimed batch, renewing its leases meanwhile. Each submission is finished as soon as
+        its grade is recorded, not when the batch's slowest notebook is done; the rest are finished or
+        released after the batch."""
+        from autograder.grading.batch import UP_TO_DATE
         from autograder.grading.batch import Submission as BatchSubmission
 
         subs = [BatchSubmission(c.student, c.assignment, archive_folder(self.course_dir, c.id, c.student, c.assignment))
                 for c in claimed]
         ids = [c.id for c in claimed]
         done = threading.Event()
+        by_key = {(c.student, c.assignment): c for c in claimed}
+        settled: set[int] = set()
+
+        def finish_now(told: Any) -> None:
+            """During the batch: finish a submission whose grade is on disk (anything else waits for the end)."""
+            c = by_key.get((told.student, told.assignment))
+            if c is None or c.id in settled:
+                return
+            try:
+                outcome = recorded_outcome(self.course_dir, c, since_claimed=told.status != UP_TO_DATE)
+                if outcome is not None and self.queue.finish(c.id, outcome):
+                    settled.add(c.id)
+            except Exception:  # the database away for a moment: settled after the batch, as the others
+                pass
 
         def heartbeat() -> None:
             while not done.wait(self.queue.lease.total_seconds() / 3):
@@ -118,11 +137,9 @@ class Worker:
 
         beat = threading.Thread(target=heartbeat, daemon=True)
         beat.start()
-        from autograder.grading.batch import UP_TO_DATE
-
         problem, statuses = None, {}
         try:
-            statuses = self.grader.grade(subs)
+            statuses = self.grader.grade(subs, finish_now)
         except Exception as err:
             problem = f"the grader failed ({type(err).__name__}); it will be tried again"
             print(f"autograder serve: {problem}: {neutral(str(err), False)}", file=sys.stderr)
@@ -130,6 +147,8 @@ class Worker:
             done.set()
             beat.join()
         for c in claimed:
+            if c.id in settled:
+                continue
             status, reason = statuses.get((c.student, c.assignment), (None, problem))
             outcome = recorded_outcome(self.course_dir, c, since_claimed=status != UP_TO_DATE)
             if outcome is not None:
