@@ -173,8 +173,13 @@ def _auto_scores(source: SourceAssignment, result: GradeResult) -> dict[str, flo
         for cell, exercise in source.grade_cells.items()}
     answered = {q.id: q.answered for q in result.by_hand}
     for question in source.questions:
-        scores[question.answer_cell] = None if answered.get(question.id, False) else 0
+        scores[question.answer_cell] = _answer_score(answered.get(question.id, False))
     return scores
+
+
+def _answer_score(answered: bool) -> float | None:
+    """A written answer's auto score as ``nbgrader autograde`` gives it: none if changed, 0 if the stub."""
+    return None if answered else 0
 
 
 def _needs_manual_grade(auto_score: float | None, manual_score: float | None) -> bool:
@@ -307,7 +312,7 @@ def mark_answer(grade: Any, answered: bool) -> None:
     instructor; an unchanged one (nbgrader's stub) scores 0 and needs none, unless the instructor
     already graded it. The instructor's ``manual_score`` is never touched.
     """
-    grade.auto_score = None if answered else 0
+    grade.auto_score = _answer_score(answered)
     grade.needs_manual_grade = _needs_manual_grade(grade.auto_score, grade.manual_score)
 
 
