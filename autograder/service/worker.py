@@ -116,14 +116,22 @@ class Worker:
         by_key = {(c.student, c.assignment): c for c in claimed}
         settled: set[int] = set()
 
+        def finish_if_recorded(c: Claimed, status: str | None) -> bool:
+            """Finish ``c`` if its grade is on disk (``status``: the engine's, "up to date" counts one
+            recorded before the claim); whether it was."""
+            outcome = recorded_outcome(self.course_dir, c, since_claimed=status != UP_TO_DATE)
+            if outcome is None:
+                return False
+            self.queue.finish(c.id, outcome)
+            return True
+
         def finish_now(told: Any) -> None:
             """During the batch: finish a submission whose grade is on disk (anything else waits for the end)."""
             c = by_key.get((told.student, told.assignment))
             if c is None or c.id in settled:
                 return
             try:
-                outcome = recorded_outcome(self.course_dir, c, since_claimed=told.status != UP_TO_DATE)
-                if outcome is not None and self.queue.finish(c.id, outcome):
+                if finish_if_recorded(c, told.status):
                     settled.add(c.id)
             except Exception:  # the database away for a moment: settled after the batch, as the others
                 pass
@@ -150,9 +158,6 @@ class Worker:
             if c.id in settled:
                 continue
             status, reason = statuses.get((c.student, c.assignment), (None, problem))
-            outcome = recorded_outcome(self.course_dir, c, since_claimed=status != UP_TO_DATE)
-            if outcome is not None:
-                self.queue.finish(c.id, outcome)
-            else:
+            if not finish_if_recorded(c, status):
                 self.queue.release(c.id, reason or "the grading machine could not grade it this time (busy, or the "
                                    "gradebook was locked); it will be tried again")
