@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -240,9 +240,7 @@ def _add_submission(gb: Any, layout: Layout, source: SourceAssignment, student: 
     mine = [cells for _, name, cells, _ in notebooks if name == source.notebook_name]
     if not mine:
         raise MissingEntry(f"No such notebook: {source.name}/{source.notebook_name}")
-    missing = scores.keys() - {name for _, name in mine[0]}
-    if missing:
-        raise MissingEntry(f"No such grade cell(s) in the gradebook: {', '.join(sorted(missing))}")
+    _require_cells(scores.keys(), {name for _, name in mine[0]})
     duedate = gb.db.execute(select(Assignment.duedate).where(Assignment.id == assignment_id)).scalar_one()
     extension = (policy.extension(student, source.name) or None) if policy.stated else None
     lateness = assess(policy, score, when, duedate, extension)
@@ -282,10 +280,17 @@ def _notebook_grades(gb: Any, submission: Any, source: SourceAssignment) -> tupl
         raise MissingEntry(f"No such submitted notebook: {source.name}/{source.notebook_name}") from None
     grades = dict(gb.db.query(GradeCell.name, Grade).join(Grade, Grade.cell_id == GradeCell.id)
                   .filter(Grade.notebook_id == notebook.id).all())
-    missing = source.gradebook_cells - grades.keys()
+    _require_cells(source.gradebook_cells, grades.keys())
+    return notebook, grades
+
+
+def _require_cells(wanted: Iterable[str], present: Iterable[str]) -> None:
+    """Raise nbgrader's ``MissingEntry`` naming the grade cells ``wanted`` that the gradebook lacks."""
+    from nbgrader.api import MissingEntry
+
+    missing = set(wanted) - set(present)
     if missing:
         raise MissingEntry(f"No such grade cell(s) in the gradebook: {', '.join(sorted(missing))}")
-    return notebook, grades
 
 
 def apply_late_policy(submission: Any, notebook: Any, score: float, policy: Policy) -> Lateness:

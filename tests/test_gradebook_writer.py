@@ -109,6 +109,42 @@ def test_a_locked_gradebook_refuses_one_record_and_the_writer_goes_on(template: 
     assert scores["bob"] == scores["alice"] > scores["carol"] > 0
 
 
+def test_grade_rows_missing_from_the_gradebook_are_named_and_nothing_is_marked_done(
+        template: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Both ways a record meets a gradebook that lacks grade cells (a new submission, whose rows follow
+    the batch's layout of the assignment; one graded before, whose own rows are read) refuse the record,
+    name the missing cells, and leave the submission to be graded again; the writer goes on."""
+    from autograder.gradebook import Writer, db_path
+    from autograder.grading.source import load_assignment
+
+    course = fresh_course(template, tmp_path)
+    cells = sorted(load_assignment(NAME, course).grade_cells)
+    assert len(cells) >= 2
+    with Writer(course) as writer:
+        assert save_one(course, "alice", 99, writer)
+        # a new submission: the layout the batch read lacks a cell (the gradebook changed under it)
+        assignment_id, notebooks = writer.layouts[NAME]
+        writer.layouts[NAME] = (assignment_id, [(nb_id, name, [c for c in graded if c[1] != cells[0]], commented)
+                                                for nb_id, name, graded, commented in notebooks])
+        assert not save_one(course, "bob", 99, writer)
+        err = capsys.readouterr().err
+        assert "No such grade cell(s) in the gradebook" in err and cells[0] in err and cells[1] not in err
+        assert not (course / "results" / "bob" / NAME / "result.json").exists()
+    # graded before: one of alice's grade rows is gone
+    db = sqlite3.connect(db_path(course))
+    with db:
+        gone = db.execute("DELETE FROM grade WHERE cell_id IN (SELECT id FROM base_cell WHERE name = ?)",
+                          (cells[1],)).rowcount
+    assert gone == 1
+    db.close()
+    with Writer(course) as writer:
+        assert not save_one(course, "alice", 1, writer)
+        err = capsys.readouterr().err
+        assert "No such grade cell(s) in the gradebook" in err and cells[1] in err and cells[0] not in err
+        assert save_one(course, "carol", 1, writer)  # the writer goes on
+    assert set(auto_scores(course)) == {"alice", "carol"}
+
+
 def record_with_nbgraders_calls(course: Path, student: str, source, result, timestamp: str, policy) -> None:
     """The same record made the long way, with nbgrader's own API calls one by one (what
     :func:`autograder.gradebook.record` did before it saved round trips): the oracle of the test below."""
