@@ -506,6 +506,28 @@ def test_local_workers_do_not_sample_their_stacks() -> None:
 
 
 @pytest.mark.grading
+def test_the_catalogue_is_read_once_per_state_of_its_files(template: Path, tmp_path: Path) -> None:
+    """Each batch (each submission, in the service) asks for every assignment's exercise ids: they are
+    read again only when a file they come from changes."""
+    from autograder.course import source_path
+
+    course = tmp_path / "course"
+    shutil.copytree(template, course)
+    first, again = assignment_catalogue(course), assignment_catalogue(course)
+    assert all(again[name] is ids for name, ids in first.items())  # nothing read twice
+    path = source_path(course, ASSIGNMENT)
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")
+                and c.metadata["nbgrader"].get("grade_id") in first[ASSIGNMENT])
+    dropped = cell.metadata["nbgrader"]["grade_id"]
+    cell.metadata["nbgrader"]["solution"] = False
+    nbformat.write(nb, path)
+    edited = assignment_catalogue(course)
+    assert edited[ASSIGNMENT] == first[ASSIGNMENT] - {dropped}
+    assert all(edited[name] is ids for name, ids in first.items() if name != ASSIGNMENT)
+
+
+@pytest.mark.grading
 def test_context_travels_as_data(template: Path) -> None:
     """What a worker needs survives a pickle round trip, with no path of the course folder in use."""
     source = load_assignment(ASSIGNMENT, template)

@@ -4,9 +4,11 @@ notebook (exercises, points, locked setup cells, written questions), recognised 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 import sys
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,17 +146,24 @@ def ensure_source(assignment: str, course_dir: Path) -> Path:
         return path
     from autograder import assign
 
-    how = f"python -m autograder assign {assignment} --course-dir {course_dir}"
-    print(f"autograder: no source notebook at {path}; generating it ({how})", file=sys.stderr)
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            assign.assign([assignment], course_dir)
-    except CourseError as err:
-        raise CourseError(f"no source notebook at {path}, and generating it failed: {err}\n"
-                          f"Generate it with: {how}") from None
+    with _GENERATING:  # two of the service's grading loops may meet an assignment without a source at once
+        if path.is_file():
+            return path
+        how = f"python -m autograder assign {assignment} --course-dir {course_dir}"
+        print(f"autograder: no source notebook at {path}; generating it ({how})", file=sys.stderr)
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                assign.assign([assignment], course_dir)
+        except CourseError as err:
+            raise CourseError(f"no source notebook at {path}, and generating it failed: {err}\n"
+                              f"Generate it with: {how}") from None
     if not path.is_file():
         raise CourseError(f"no source notebook at {path} after generating it; generate it with: {how}")
     return path
+
+
+#: Held while a missing source notebook is generated, so that threads of one process generate it once.
+_GENERATING = threading.Lock()
 
 
 _EXERCISE_HEADING = re.compile(r"^\s*#+\s*(Exercise\b.*?)\s*$", re.MULTILINE)
@@ -235,20 +244,36 @@ def _number(value: Any) -> float:
     return int(value) if value.is_integer() else value
 
 
-def _exercise_ids(assignment: str, course_dir: Path) -> set[str]:
-    """The exercise ids of an assignment, from its source notebook if there is one, else its chapter."""
+def _exercise_ids(assignment: str, course_dir: Path) -> frozenset[str]:
+    """The exercise ids of an assignment, from its source notebook if there is one, else its chapter.
+    Read once per state of the file (:func:`_ids_in`): a chapter's MyST parse costs tens of milliseconds,
+    and the service asks again for each submission it grades."""
     path = source_path(course_dir, assignment)
     if path.is_file():
-        nb = nbformat.read(path, as_version=4)
-        return {gid for cell in nb.cells if (gid := grade_id(cell)) and _nbgrader_meta(cell).get("solution")}
+        return _ids_in(path, "source", _file_state(path))
     chapter = {p.stem: p for p in chapter_paths()}.get(assignment)
-    return {ex.id for ex in load_exercises(chapter)} if chapter else set()
+    return _ids_in(chapter, "chapter", _file_state(chapter)) if chapter else frozenset()
+
+
+def _file_state(path: Path) -> tuple[int, int, int]:
+    """What changes when a file is written: its inode, size and modification time."""
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=64)
+def _ids_in(path: Path, kind: str, state: tuple[int, int, int]) -> frozenset[str]:
+    """The exercise ids in a source notebook or a chapter (``kind``), as the file was in ``state``."""
+    if kind == "source":
+        nb = nbformat.read(path, as_version=4)
+        return frozenset(gid for cell in nb.cells if (gid := grade_id(cell)) and _nbgrader_meta(cell).get("solution"))
+    return frozenset(ex.id for ex in load_exercises(path))
 
 
 def assignment_catalogue(course_dir: Path) -> dict[str, frozenset[str]]:
     """Every known assignment and its exercise ids: what :func:`recognise_assignment` needs, as data (a
     grading worker that does not share the course folder recognises notebooks with it)."""
-    return {a: frozenset(_exercise_ids(a, course_dir)) for a in known_assignments(course_dir)}
+    return {a: _exercise_ids(a, course_dir) for a in known_assignments(course_dir)}
 
 
 def recognise_assignment(nb: nbformat.NotebookNode, requested: str | None, course_dir: Path | None,
