@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 
 from solutions.paths import PROJECT_ROOT
@@ -74,7 +75,7 @@ def write_atomic(path: Path, text: str, newline: str | None = None) -> None:
     ``newline=""`` keeps line ends as given (a CSV's ``\r\n``). A :class:`CourseError` says why the
     file could not be written.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # one per writer
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text, encoding="utf-8", newline=newline)

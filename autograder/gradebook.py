@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -86,6 +87,11 @@ def _ensure_structure(url: str, cid: str, source: SourceAssignment) -> None:
     SaveCells().preprocess(source.notebook.copy(), resources)
 
 
+#: Held while an assignment's structure is written, so that writers in threads of one process (the
+#: service's grading loops) do not both add the same assignment, notebook or cells.
+_STRUCTURING = threading.Lock()
+
+
 class Writer:
     """One connection to the course's gradebook for a batch of :func:`record` calls.
 
@@ -122,7 +128,8 @@ class Writer:
             self.course_dir.mkdir(parents=True, exist_ok=True)
             url, cid = db_url(self.course_dir), course_id(self.course_dir)
             if source.name not in self._structured:  # SaveCells writes on a connection of its own
-                _ensure_structure(url, cid, source)
+                with _STRUCTURING:
+                    _ensure_structure(url, cid, source)
                 self._structured.add(source.name)
             if self._gb is None:
                 self._gb = Gradebook(url, cid)

@@ -218,3 +218,71 @@ def test_a_grade_is_finished_without_waiting_for_the_rest_of_its_batch(tmp_path:
             "fast": ("graded", 3, 4), "slow": ("graded", 3, 4)}
         finished = s.execute(select(db.Event.submission_id).where(db.Event.kind == "graded")).scalars().all()
     assert sorted(finished) == sorted(r.id for r in rows.values()), "a submission was finished twice or never"
+
+
+class _SlowUntilLaterIsGraded:
+    """A stand-in for the service's :class:`~autograder.service.worker.Grader` with two grading slots: the
+    student ``slow``'s notebook "runs" until the submission of ``later`` (queued behind it and behind
+    ``fast``) is seen graded, or 10 s at most; every other notebook is recorded at once."""
+
+    slots = 2
+
+    def __init__(self, course: Path, sessions) -> None:
+        self.course, self.sessions = course, sessions
+        self.later_graded_while_slow_ran = False
+
+    def grade(self, subs, on_outcome=None):
+        from autograder.grading.batch import GRADED, Outcome
+        from autograder.service.db import Submission
+
+        for sub in subs:
+            if sub.student == "slow":
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and not self.later_graded_while_slow_ran:
+                    with self.sessions() as s:
+                        self.later_graded_while_slow_ran = s.scalars(select(Submission.state).where(
+                            Submission.student == "later")).one() == "graded"
+                    time.sleep(0.05)
+            _OneSlowNotebook._record(self, sub, sub.student[0] * 64)
+            on_outcome(Outcome(sub.student, sub.assignment, GRADED))
+        return {(s.student, s.assignment): (GRADED, None) for s in subs}
+
+
+def test_a_slow_notebook_holds_only_its_own_slot_and_not_the_next_claims(tmp_path: Path) -> None:
+    """The service's worker runs a claim loop per grading slot: while one slot grades a slow notebook, the
+    other goes on claiming and grading what was queued after it (with one batch per claim of two, the
+    third submission would wait for the slow one). Each submission is finished exactly once."""
+    import threading
+
+    from autograder.service import db
+    from autograder.service.queue import Queue
+    from autograder.service.worker import Worker
+
+    course = tmp_path / "course"
+    course.mkdir()
+    sessions = db.connect(db.default_url(course))
+    with sessions.begin() as s:
+        for student in ("slow", "fast", "later"):
+            s.add(db.Submission(student=student, assignment=ASSIGNMENT, state=db.QUEUED, size=1,
+                                timestamp="2026-12-01 10:00:00.000000 UTC", notebook_sha256=student[0] * 64))
+    grader = _SlowUntilLaterIsGraded(course, sessions)
+    worker = Worker(course, sessions, grader, Queue(sessions, worker="w"), sole=True, poll=0.05)
+    loops = threading.Thread(target=worker.run, daemon=True)
+    loops.start()
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            with sessions() as s:
+                if set(s.scalars(select(db.Submission.state)).all()) == {"graded"}:
+                    break
+            time.sleep(0.05)
+    finally:
+        worker.stop.set()
+        loops.join(timeout=10)
+    assert not loops.is_alive()
+    assert grader.later_graded_while_slow_ran, "the submission queued behind a slow one waited for it"
+    with sessions() as s:
+        rows = {r.student: r for r in s.scalars(select(db.Submission)).all()}
+        assert {name: r.state for name, r in rows.items()} == {"slow": "graded", "fast": "graded", "later": "graded"}
+        finished = s.execute(select(db.Event.submission_id).where(db.Event.kind == "graded")).scalars().all()
+    assert sorted(finished) == sorted(r.id for r in rows.values()), "a submission was finished twice or never"

@@ -87,6 +87,7 @@ class Engine:
         self._starting: threading.Thread | None = None
         self._start_error: BaseException | None = None
         self._warmed: set[str] = set()
+        self._warming = threading.Lock()  # the service's grading loops share one engine
 
     def limit_local_workers(self, jobs: int) -> None:
         """Start no more local workers than there are ``jobs`` (each costs an interpreter)."""
@@ -144,9 +145,10 @@ class Engine:
     def warm(self, sandbox: str) -> None:
         """Have every worker, now and joining later, get ready to grade in ``sandbox`` mode as soon as it
         starts (:class:`WarmStart`), rather than on its first submission. Once per mode."""
-        if sandbox not in self._warmed:
-            self.client.register_plugin(WarmStart(sandbox))
-            self._warmed.add(sandbox)
+        with self._warming:
+            if sandbox not in self._warmed:
+                self.client.register_plugin(WarmStart(sandbox))
+                self._warmed.add(sandbox)
 
     def _start(self) -> None:
         import dask

@@ -36,8 +36,9 @@ class Grader:
         self.engine: Any = None
 
     @property
-    def batch_size(self) -> int:
-        """How many submissions to hand over at once: one per worker."""
+    def slots(self) -> int:
+        """How many submissions to grade at once, each in a claim loop of its own: one per Dask worker
+        (``workers``; default one per core)."""
         import os
 
         return max(1, self.workers or os.cpu_count() or 1)
@@ -64,7 +65,9 @@ class Grader:
 
 
 class Worker:
-    """Claims, grades and finishes submissions until stopped (run in a thread of the service)."""
+    """Claims, grades and finishes submissions until stopped (run in a thread of the service): one claim
+    loop per grading slot (:attr:`Grader.slots`), each grading one submission at a time, so that a slow
+    notebook holds its own slot only and never the next claims of the others."""
 
     def __init__(self, course_dir: Path, sessions: sessionmaker[Session], grader: Grader, queue: Queue,
                  sole: bool, poll: float = 0.5) -> None:
@@ -73,7 +76,6 @@ class Worker:
         self.sole = sole
         self.poll = poll
         self.stop = threading.Event()
-        self.idle = threading.Event()
 
     def start_up(self) -> None:
         """Finish what a previous run left: interrupted gradings, and ``submitted/`` copies."""
@@ -83,19 +85,28 @@ class Worker:
             print(f"autograder serve: {recovered} interrupted grading(s) recovered", file=sys.stderr)
 
     def run(self) -> None:
-        """The loop; exceptions are reported and the loop goes on (a bad moment must not stop grading)."""
+        """The claim loops (:meth:`claim_loop`), one per grading slot, until :attr:`stop` is set."""
+        loops = [threading.Thread(target=self.claim_loop, args=(slot == 0,), name=f"grading-{slot}", daemon=True)
+                 for slot in range(self.grader.slots)]
+        for loop in loops:
+            loop.start()
+        for loop in loops:
+            loop.join()
+
+    def claim_loop(self, recovers: bool = True) -> None:
+        """Claim one submission, grade and finish it, again, until stopped; ``recovers``: this loop also
+        takes back rows whose lease ran out (one loop is enough). Exceptions are reported and the loop
+        goes on (a bad moment must not stop grading)."""
         last_recover = time.monotonic()
         while not self.stop.is_set():
             try:
-                if time.monotonic() - last_recover > self.queue.lease.total_seconds() / 2:
+                if recovers and time.monotonic() - last_recover > self.queue.lease.total_seconds() / 2:
                     self.queue.recover(self.course_dir)
                     last_recover = time.monotonic()
-                claimed = self.queue.claim(self.grader.batch_size)
+                claimed = self.queue.claim(1)
                 if not claimed:
-                    self.idle.set()
                     self.stop.wait(self.poll)
                     continue
-                self.idle.clear()
                 self.grade(claimed)
             except Exception as err:  # the database away for a moment, say
                 print(f"autograder serve: grading loop: {type(err).__name__}: {neutral(str(err), False)}",
@@ -103,9 +114,9 @@ class Worker:
                 self.stop.wait(max(self.poll, 1.0))
 
     def grade(self, claimed: list[Claimed]) -> None:
-        """Grade one claimed batch, renewing its leases meanwhile. Each submission is finished as soon as
-        its grade is recorded, not when the batch's slowest notebook is done; the rest are finished or
-        released after the batch."""
+        """Grade claimed submissions as one batch (a claim loop hands over one), renewing their leases
+        meanwhile. Each is finished as soon as its grade is recorded, not when the batch's slowest
+        notebook is done; the rest are finished or released after the batch."""
         from autograder.grading.batch import UP_TO_DATE
         from autograder.grading.batch import Submission as BatchSubmission
 
