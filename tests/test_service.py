@@ -155,103 +155,48 @@ def test_instructor_regrades_and_exports(service: Service, kinds: dict) -> None:
     assert status == 200 and b"carol" in page
 
 
-class _OneSlowNotebook:
-    """A stand-in for the service's :class:`~autograder.service.worker.Grader`: it records the batch's first
-    submission at once (a ``result.json`` as the record path writes it) and tells the worker, then
-    "grades" the second one only after noting the first one's state in the queue."""
+def _record_result(course: Path, sub, sha: str) -> None:
+    """A ``result.json`` as the record path writes it (score 3 of 4), for a stand-in grader."""
+    import json
 
-    def __init__(self, course: Path, sessions) -> None:
-        self.course, self.sessions = course, sessions
-        self.first_state_meanwhile: str | None = None
-
-    def _record(self, sub, sha: str) -> None:
-        import json
-
-        path = sub.result_path(self.course)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"notebook_sha256": sha, "score": 3, "max_score": 4}))
-
-    def grade(self, subs, on_outcome=None):
-        from autograder.grading.batch import GRADED, Outcome
-        from autograder.service.db import Submission
-
-        first, second = subs
-        self._record(first, "a" * 64)
-        on_outcome(Outcome(first.student, first.assignment, GRADED))
-        deadline = time.monotonic() + 10  # the slow notebook: it ends once the first grade is seen, or in 10 s
-        while time.monotonic() < deadline:
-            with self.sessions() as s:
-                self.first_state_meanwhile = s.scalars(select(Submission.state).where(
-                    Submission.student == first.student)).one()
-            if self.first_state_meanwhile != "grading":
-                break
-            time.sleep(0.05)
-        self._record(second, "b" * 64)
-        on_outcome(Outcome(second.student, second.assignment, GRADED))
-        return {(s.student, s.assignment): (GRADED, None) for s in subs}
-
-
-def test_a_grade_is_finished_without_waiting_for_the_rest_of_its_batch(tmp_path: Path) -> None:
-    """The service's worker claims one submission per Dask worker and grades them as one batch: a
-    submission whose grade is recorded is ``graded`` at once, while a slow notebook of the same batch
-    is still running (the student does not wait for someone else's timeout)."""
-    from autograder.service import db
-    from autograder.service.queue import Queue
-    from autograder.service.worker import Worker
-
-    course = tmp_path / "course"
-    course.mkdir()
-    sessions = db.connect(db.default_url(course))
-    with sessions.begin() as s:
-        for student, sha in (("fast", "a"), ("slow", "b")):
-            s.add(db.Submission(student=student, assignment=ASSIGNMENT, state=db.QUEUED, size=1,
-                                timestamp="2026-12-01 10:00:00.000000 UTC", notebook_sha256=sha * 64))
-    queue = Queue(sessions, worker="w")
-    claimed = queue.claim(2)
-    assert [c.student for c in claimed] == ["fast", "slow"]
-    grader = _OneSlowNotebook(course, sessions)
-    Worker(course, sessions, grader, queue, sole=True).grade(claimed)
-    assert grader.first_state_meanwhile == "graded", "the fast submission waited for the slow one"
-    with sessions() as s:
-        rows = {r.student: r for r in s.scalars(select(db.Submission)).all()}
-        assert {name: (r.state, r.score, r.max_score) for name, r in rows.items()} == {
-            "fast": ("graded", 3, 4), "slow": ("graded", 3, 4)}
-        finished = s.execute(select(db.Event.submission_id).where(db.Event.kind == "graded")).scalars().all()
-    assert sorted(finished) == sorted(r.id for r in rows.values()), "a submission was finished twice or never"
+    path = sub.result_path(course)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"notebook_sha256": sha, "score": 3, "max_score": 4}))
 
 
 class _SlowUntilLaterIsGraded:
     """A stand-in for the service's :class:`~autograder.service.worker.Grader` with two grading slots: the
     student ``slow``'s notebook "runs" until the submission of ``later`` (queued behind it and behind
-    ``fast``) is seen graded, or 10 s at most; every other notebook is recorded at once."""
+    ``fast``) is seen graded, or 10 s at most, and notes the states of the other two meanwhile; every
+    other notebook is recorded at once."""
 
     slots = 2
 
     def __init__(self, course: Path, sessions) -> None:
         self.course, self.sessions = course, sessions
-        self.later_graded_while_slow_ran = False
+        self.seen_while_slow_ran: dict[str, str] = {}
 
-    def grade(self, subs, on_outcome=None):
-        from autograder.grading.batch import GRADED, Outcome
+    def grade(self, subs):
+        from autograder.grading.batch import GRADED
         from autograder.service.db import Submission
 
         for sub in subs:
             if sub.student == "slow":
                 deadline = time.monotonic() + 10
-                while time.monotonic() < deadline and not self.later_graded_while_slow_ran:
+                while time.monotonic() < deadline and self.seen_while_slow_ran.get("later") != "graded":
                     with self.sessions() as s:
-                        self.later_graded_while_slow_ran = s.scalars(select(Submission.state).where(
-                            Submission.student == "later")).one() == "graded"
+                        self.seen_while_slow_ran = dict(s.execute(select(Submission.student, Submission.state)
+                                                                  .where(Submission.student != "slow")).all())
                     time.sleep(0.05)
-            _OneSlowNotebook._record(self, sub, sub.student[0] * 64)
-            on_outcome(Outcome(sub.student, sub.assignment, GRADED))
+            _record_result(self.course, sub, sub.student[0] * 64)
         return {(s.student, s.assignment): (GRADED, None) for s in subs}
 
 
 def test_a_slow_notebook_holds_only_its_own_slot_and_not_the_next_claims(tmp_path: Path) -> None:
     """The service's worker runs a claim loop per grading slot: while one slot grades a slow notebook, the
-    other goes on claiming and grading what was queued after it (with one batch per claim of two, the
-    third submission would wait for the slow one). Each submission is finished exactly once."""
+    other grades and finishes the submission claimed beside it, then goes on claiming and grading what
+    was queued after it (with one batch per claim of two, the third submission would wait for the slow
+    one). Each submission is finished exactly once, with its recorded score."""
     import threading
 
     from autograder.service import db
@@ -280,9 +225,11 @@ def test_a_slow_notebook_holds_only_its_own_slot_and_not_the_next_claims(tmp_pat
         worker.stop.set()
         loops.join(timeout=10)
     assert not loops.is_alive()
-    assert grader.later_graded_while_slow_ran, "the submission queued behind a slow one waited for it"
+    assert grader.seen_while_slow_ran.get("fast") == "graded", "the fast submission waited for the slow one"
+    assert grader.seen_while_slow_ran.get("later") == "graded", "the submission queued behind a slow one waited for it"
     with sessions() as s:
         rows = {r.student: r for r in s.scalars(select(db.Submission)).all()}
-        assert {name: r.state for name, r in rows.items()} == {"slow": "graded", "fast": "graded", "later": "graded"}
+        assert {name: (r.state, r.score, r.max_score) for name, r in rows.items()} == {
+            "slow": ("graded", 3, 4), "fast": ("graded", 3, 4), "later": ("graded", 3, 4)}
         finished = s.execute(select(db.Event.submission_id).where(db.Event.kind == "graded")).scalars().all()
     assert sorted(finished) == sorted(r.id for r in rows.values()), "a submission was finished twice or never"

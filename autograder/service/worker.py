@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,14 +52,13 @@ class Grader:
         if self.engine is not None:
             self.engine.__exit__(*exc)
 
-    def grade(self, subs: list[Any], on_outcome: Callable[[Any], None] | None = None
-              ) -> dict[tuple[str, str], tuple[str, str | None]]:
+    def grade(self, subs: list[Any]) -> dict[tuple[str, str], tuple[str, str | None]]:
         """Grade and record ``subs`` (at most one per student and chapter); (student, chapter) ->
-        (the engine's status for it, its reason). Each outcome also goes to ``on_outcome`` as it is known."""
+        (the engine's status for it, its reason)."""
         from autograder.grading.batch import grade_submissions
 
         summary = grade_submissions(self.course_dir, subs, self.engine, sandbox=self.sandbox, limits=self.limits,
-                                    max_bytes=self.max_bytes, on_outcome=on_outcome)
+                                    max_bytes=self.max_bytes)
         return {(o.student, o.assignment): (o.status, o.reason) for o in summary.outcomes}
 
 
@@ -107,50 +105,25 @@ class Worker:
                 if not claimed:
                     self.stop.wait(self.poll)
                     continue
-                self.grade(claimed)
+                self.grade(claimed[0])
             except Exception as err:  # the database away for a moment, say
                 print(f"autograder serve: grading loop: {type(err).__name__}: {neutral(str(err), False)}",
                       file=sys.stderr)
                 self.stop.wait(max(self.poll, 1.0))
 
-    def grade(self, claimed: list[Claimed]) -> None:
-        """Grade claimed submissions as one batch (a claim loop hands over one), renewing their leases
-        meanwhile. Each is finished as soon as its grade is recorded, not when the batch's slowest
-        notebook is done; the rest are finished or released after the batch."""
+    def grade(self, c: Claimed) -> None:
+        """Grade one claimed submission, renewing its lease meanwhile; then finish it if its grade is
+        recorded on disk (the engine's "up to date" counts one recorded before the claim), else release it."""
         from autograder.grading.batch import UP_TO_DATE
         from autograder.grading.batch import Submission as BatchSubmission
 
-        subs = [BatchSubmission(c.student, c.assignment, archive_folder(self.course_dir, c.id, c.student, c.assignment))
-                for c in claimed]
-        ids = [c.id for c in claimed]
+        sub = BatchSubmission(c.student, c.assignment, archive_folder(self.course_dir, c.id, c.student, c.assignment))
         done = threading.Event()
-        by_key = {(c.student, c.assignment): c for c in claimed}
-        settled: set[int] = set()
-
-        def finish_if_recorded(c: Claimed, status: str | None) -> bool:
-            """Finish ``c`` if its grade is on disk (``status``: the engine's, "up to date" counts one
-            recorded before the claim); whether it was."""
-            outcome = recorded_outcome(self.course_dir, c, since_claimed=status != UP_TO_DATE)
-            if outcome is None:
-                return False
-            self.queue.finish(c.id, outcome)
-            return True
-
-        def finish_now(told: Any) -> None:
-            """During the batch: finish a submission whose grade is on disk (anything else waits for the end)."""
-            c = by_key.get((told.student, told.assignment))
-            if c is None or c.id in settled:
-                return
-            try:
-                if finish_if_recorded(c, told.status):
-                    settled.add(c.id)
-            except Exception:  # the database away for a moment: settled after the batch, as the others
-                pass
 
         def heartbeat() -> None:
             while not done.wait(self.queue.lease.total_seconds() / 3):
                 try:
-                    self.queue.renew(ids)
+                    self.queue.renew([c.id])
                 except Exception:  # the next beat tries again; the lease has slack
                     pass
 
@@ -158,17 +131,17 @@ class Worker:
         beat.start()
         problem, statuses = None, {}
         try:
-            statuses = self.grader.grade(subs, finish_now)
+            statuses = self.grader.grade([sub])
         except Exception as err:
             problem = f"the grader failed ({type(err).__name__}); it will be tried again"
             print(f"autograder serve: {problem}: {neutral(str(err), False)}", file=sys.stderr)
         finally:
             done.set()
             beat.join()
-        for c in claimed:
-            if c.id in settled:
-                continue
-            status, reason = statuses.get((c.student, c.assignment), (None, problem))
-            if not finish_if_recorded(c, status):
-                self.queue.release(c.id, reason or "the grading machine could not grade it this time (busy, or the "
-                                   "gradebook was locked); it will be tried again")
+        status, reason = statuses.get((c.student, c.assignment), (None, problem))
+        outcome = recorded_outcome(self.course_dir, c, since_claimed=status != UP_TO_DATE)
+        if outcome is not None:
+            self.queue.finish(c.id, outcome)
+        else:
+            self.queue.release(c.id, reason or "the grading machine could not grade it this time (busy, or the "
+                               "gradebook was locked); it will be tried again")
