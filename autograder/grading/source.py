@@ -250,9 +250,9 @@ def _exercise_ids(assignment: str, course_dir: Path) -> frozenset[str]:
     and the service asks again for each submission it grades."""
     path = source_path(course_dir, assignment)
     if path.is_file():
-        return _ids_in(path, "source", _file_state(path))
+        return _ids_in(path, _file_state(path))
     chapter = {p.stem: p for p in chapter_paths()}.get(assignment)
-    return _ids_in(chapter, "chapter", _file_state(chapter)) if chapter else frozenset()
+    return _ids_in(chapter, _file_state(chapter)) if chapter else frozenset()
 
 
 def _file_state(path: Path) -> tuple[int, int, int]:
@@ -262,9 +262,9 @@ def _file_state(path: Path) -> tuple[int, int, int]:
 
 
 @functools.lru_cache(maxsize=64)
-def _ids_in(path: Path, kind: str, state: tuple[int, int, int]) -> frozenset[str]:
-    """The exercise ids in a source notebook or a chapter (``kind``), as the file was in ``state``."""
-    if kind == "source":
+def _ids_in(path: Path, state: tuple[int, int, int]) -> frozenset[str]:
+    """The exercise ids in a source notebook (``.ipynb``) or a chapter, as the file was in ``state``."""
+    if path.suffix == ".ipynb":
         nb = nbformat.read(path, as_version=4)
         return frozenset(gid for cell in nb.cells if (gid := grade_id(cell)) and _nbgrader_meta(cell).get("solution"))
     return frozenset(ex.id for ex in load_exercises(path))
