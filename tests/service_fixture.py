@@ -111,6 +111,21 @@ class Service:
                 pytest.fail(f"the service stopped (status {self.proc.returncode}); log:\n{self.tail()}")
             time.sleep(1)
 
+    def wait_idle(self, timeout: float = GRADE_TIMEOUT) -> None:
+        """Once nothing is queued or being graded: what a test that compares the course's files before and
+        after its own requests needs first, since grading another test's submission writes files too."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status, counts = self.api("/api/queue", self.instructor)
+            assert status == 200, counts
+            if counts["queued"] == 0 and counts["grading"] == 0:
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"the queue did not drain in time: {counts}; log:\n{self.tail()}")
+            if self.proc is not None and self.proc.poll() is not None:
+                pytest.fail(f"the service stopped (status {self.proc.returncode}); log:\n{self.tail()}")
+            time.sleep(0.5)
+
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log and self.log.exists() else ""
 

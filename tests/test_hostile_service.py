@@ -46,6 +46,13 @@ def count_rows(service: Service) -> int:
 SQLITE_SCRATCH = ("-journal", "-wal", "-shm")
 
 
+def quiet_state(service: Service) -> tuple[int, set[Path]]:
+    """The submissions' count and the course's files, taken once the service is idle (an earlier test's
+    submission may still be grading, and its feedback would appear between this test's two snapshots)."""
+    service.wait_idle()
+    return count_rows(service), files_under(service.course)
+
+
 def files_under(folder: Path) -> set[Path]:
     """The files kept under `folder`. SQLite's own scratch files (a rollback journal that lives only
     while a write is under way, the WAL and its index) come and go with other students' grading and are
@@ -173,7 +180,7 @@ def _not_a_notebook(template: Path) -> dict[str, bytes]:
 
 def test_uploads_that_are_not_a_notebook_of_the_chapter_are_refused_and_not_stored(
         service: Service, tmp_path_factory: pytest.TempPathFactory) -> None:
-    before, files = count_rows(service), files_under(service.course)
+    before, files = quiet_state(service)
     for name, data in _not_a_notebook(generated_course(tmp_path_factory)).items():
         status, body = service.submit("dave", data)
         assert status == 400 and "error" in body, (name, status, body)
@@ -188,7 +195,7 @@ def test_uploads_that_are_not_a_notebook_of_the_chapter_are_refused_and_not_stor
 def test_oversized_uploads_are_refused_and_not_stored(service: Service, kinds: dict) -> None:
     from autograder.safe_io import MAX_NOTEBOOK_BYTES
 
-    before, files = count_rows(service), files_under(service.course)
+    before, files = quiet_state(service)
     base = kinds["untouched"][0]
     padded = base[:-3] + b' ' * (MAX_NOTEBOOK_BYTES + 10) + base[-3:]  # still a valid notebook's JSON, too big
     status, body = service.submit("dave", padded)
@@ -206,6 +213,7 @@ def test_path_tricks_in_file_names_are_ignored(service: Service, kinds: dict) ->
     """A multipart upload's file name is never used: the notebook is filed as <chapter>.ipynb under the
     token's student, and nothing appears anywhere else."""
     outside = service.course.parent
+    service.wait_idle()
     before = files_under(outside) - files_under(service.course)
     ids = []
     for filename in ("../../../escaped.ipynb", "/tmp/escaped.ipynb", "..\\..\\escaped.ipynb", "a/b/../../../escaped.ipynb"):
