@@ -39,17 +39,6 @@ def graded_events(course: Path) -> dict[int, int]:
     return counts
 
 
-def wait_queue_empty(service: Service, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status, counts = service.api("/api/queue", service.instructor)
-        assert status == 200
-        if counts["queued"] == 0 and counts["grading"] == 0:
-            return
-        time.sleep(1)
-    pytest.fail(f"the queue did not empty: {counts}")
-
-
 def test_submit_command_grades_and_records_like_grade_all(service: Service, kinds: dict, tmp_path: Path) -> None:
     """``submit`` uploads, waits and prints the score; the notebook is in nbgrader's layout, its grade in
     nbgrader's gradebook, ``results/`` and ``feedback/``, and the service shows that very feedback."""
@@ -91,7 +80,7 @@ def test_submit_command_grades_and_records_like_grade_all(service: Service, kind
     assert str(service.course) not in page.decode()
     assert graded_events(service.course)[sub["id"]] == 1
 
-    wait_queue_empty(service)
+    service.wait_idle(timeout=600)
     again = run_cli("grade-all", "--course-dir", str(service.course), "--workers", "1")
     assert again.returncode == 0, again.stderr
     assert " 0 to grade" in again.stderr, again.stderr  # grade-all sees the service's grades as its own
