@@ -168,8 +168,10 @@ def _add_service_parsers(sub, course: list[argparse.ArgumentParser]) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: behind a proxy)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--db", default=None, help=db_help)
-    p.add_argument("--workers", type=int, default=None, help="notebooks graded at once (default: the number of cores)")
-    p.add_argument("--scheduler", default=None, help="a Dask scheduler's address to grade on (default: a local cluster)")
+    p.add_argument("--workers", type=int, default=None, help="notebooks graded at once (default: the number of cores); "
+                   "with --scheduler, how many workers to wait for at start (default 1)")
+    p.add_argument("--scheduler", default=None, help="a Dask scheduler's address to grade on (default: a local "
+                   "cluster); as many notebooks are graded at once as its workers have threads, as they join and leave")
     p.add_argument("--behind-proxy", action="store_true",
                    help="trust X-Forwarded-For/-Proto from a TLS-terminating reverse proxy (see the README)")
     p.add_argument("--max-per-student", type=int, default=20, help="submissions per student per --rate-window (default 20)")

@@ -413,7 +413,7 @@ def test_local_engine_starts_quickly_and_grades_nothing_when_all_is_up_to_date(t
     assert summary.outcomes == [] and engine.client is None and engine.cluster is None
     started = time.monotonic()
     with Engine(workers=1) as running:
-        assert running.nworkers == 1
+        assert running.capacity == 1
         assert running.client.submit(sum, [1, 2]).result() == 3
     assert time.monotonic() - started < 20
 

@@ -222,3 +222,136 @@ def test_a_slow_notebook_holds_only_its_own_slot_and_not_the_next_claims(tmp_pat
             "slow": ("graded", 3, 4), "fast": ("graded", 3, 4), "later": ("graded", 3, 4)}
         finished = s.execute(select(db.Event.submission_id).where(db.Event.kind == "graded")).scalars().all()
     assert sorted(finished) == sorted(r.id for r in rows.values()), "a submission was finished twice or never"
+
+
+class _Gated:
+    """A stand-in for the service's :class:`~autograder.service.worker.Grader` whose number of slots the
+    test sets; each notebook "runs" until the test opens its gate, and the notebooks running at once are
+    noted."""
+
+    def __init__(self, course: Path) -> None:
+        import threading
+
+        self.course, self.slots = course, 1
+        self.gates: dict[str, threading.Event] = {}
+        self.running: set[str] = set()
+        self.most = 0
+        self.lock = threading.Lock()
+
+    def grade(self, subs):
+        import threading
+
+        from autograder.grading.batch import GRADED
+
+        (sub,) = subs
+        with self.lock:
+            gate = self.gates.setdefault(sub.student, threading.Event())
+            self.running.add(sub.student)
+            self.most = max(self.most, len(self.running))
+        gate.wait(30)
+        with self.lock:
+            self.running.discard(sub.student)
+        _record_result(self.course, sub, sub.student[0] * 64)
+        return {(sub.student, sub.assignment): (GRADED, None)}
+
+    def wait_running(self, n: int, timeout: float = 10) -> set[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.running) == n:
+                    return set(self.running)
+            time.sleep(0.02)
+        pytest.fail(f"expected {n} notebooks running, found {self.running}")
+
+    def wait_gone(self, students: set[str], timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if not self.running & students:
+                    return
+            time.sleep(0.02)
+        pytest.fail(f"{students & self.running} still running after their gates opened")
+
+    def release(self, students: set[str]) -> None:
+        import threading
+
+        with self.lock:
+            for student in students:
+                self.gates.setdefault(student, threading.Event()).set()
+
+
+def test_the_claim_loops_follow_the_number_of_slots_as_the_cluster_grows_and_shrinks(tmp_path: Path) -> None:
+    """With one slot, one notebook is graded at a time; when the cluster grows to two, a second claim
+    loop starts at once beside the running one; when it shrinks back, the extra loop finishes what it
+    holds and claims nothing more. Every submission is graded exactly once."""
+    import threading
+
+    from autograder.service import db
+    from autograder.service.queue import Queue
+    from autograder.service.worker import Worker
+
+    course = tmp_path / "course"
+    course.mkdir()
+    sessions = db.connect(db.default_url(course))
+    students = ("ann", "ben", "cal", "dot", "eve")
+    with sessions.begin() as s:
+        for student in students:
+            s.add(db.Submission(student=student, assignment=ASSIGNMENT, state=db.QUEUED, size=1,
+                                timestamp="2026-12-01 10:00:00.000000 UTC", notebook_sha256=student[0] * 64))
+    grader = _Gated(course)
+    worker = Worker(course, sessions, grader, Queue(sessions, worker="w"), sole=True, poll=0.02, resize=0.05)
+    loops = threading.Thread(target=worker.run, daemon=True)
+    loops.start()
+    try:
+        first = grader.wait_running(1)
+        time.sleep(0.5)
+        assert grader.most == 1, "a second notebook was graded with one slot"
+        grader.slots = 2
+        both = grader.wait_running(2)
+        assert first < both
+        grader.slots = 1
+        time.sleep(0.5)  # read by the worker: the second loop will claim nothing more
+        grader.release(both)
+        grader.wait_gone(both)
+        with grader.lock:
+            grader.most = len(grader.running)
+        third = grader.wait_running(1)
+        time.sleep(0.5)
+        assert grader.most == 1 and grader.running == third, "two notebooks graded after the cluster shrank"
+        grader.release(set(students))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with sessions() as s:
+                if set(s.scalars(select(db.Submission.state)).all()) == {"graded"}:
+                    break
+            time.sleep(0.05)
+    finally:
+        grader.release(set(students))
+        worker.stop.set()
+        loops.join(timeout=10)
+    assert not loops.is_alive()
+    with sessions() as s:
+        assert set(s.scalars(select(db.Submission.state)).all()) == {"graded"}
+        finished = s.execute(select(db.Event.submission_id).where(db.Event.kind == "graded")).scalars().all()
+    assert len(finished) == len(students) == len(set(finished)), "a submission was finished twice or never"
+
+
+def test_the_services_slots_on_a_cluster_are_its_worker_threads_now(tmp_path: Path) -> None:
+    """On ``--scheduler``'s cluster, the service's slots are the cluster's worker threads, read again as
+    workers join and leave (here an in-process cluster scaled from one worker of two threads to two)."""
+    from distributed import LocalCluster
+
+    from autograder.service.worker import Grader
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        with Grader(tmp_path, scheduler=cluster.scheduler_address) as grader:
+            assert grader.slots == 2
+            cluster.scale(2)
+            grader.engine.client.wait_for_workers(2, timeout=30)
+            assert grader.slots == 4
+            cluster.scale(1)
+            deadline = time.monotonic() + 30
+            while grader.slots != 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert grader.slots == 2

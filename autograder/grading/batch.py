@@ -309,7 +309,7 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
     ``engine`` is an :class:`~autograder.grading.engine.Engine`, started already or not (then it is
     started only if something needs grading, with no more local workers than submissions, and stopped at
     the end). Each submission's bytes go to the cluster as task data, at most ``window`` at a time
-    (default: four per worker), and each result is recorded as soon as it comes back, then dropped: the
+    (default: four per worker thread), and each result is recorded as soon as it comes back, then dropped: the
     client's memory does not grow with the class. ``seed`` is the hidden seed (default:
     :func:`autograder.seed.hidden_seed`). ``task`` replaces :func:`grade_task` (for tests; it is given
     the packed context, which :func:`unpack` opens). Each outcome is also passed to ``on_outcome`` as it
@@ -436,7 +436,7 @@ def grade_submissions(course_dir: Path, subs: Sequence[Submission], engine: Any,
                 return True
             return False
 
-        for _ in range(window or max(4, 4 * engine.nworkers)):
+        for _ in range(window or max(4, 4 * engine.capacity)):
             if not submit_next():
                 break
         for future in finished:

@@ -223,9 +223,11 @@ class Engine:
                               f"(pip install -r requirements.lock and the same checkout).")
 
     @property
-    def nworkers(self) -> int:
-        """How many workers the cluster has now."""
-        return len(self.client.scheduler_info().get("workers", {}))
+    def capacity(self) -> int:
+        """How many submissions the cluster grades at once now: its workers' threads (a local cluster's
+        workers have one each), asked of the scheduler, so it follows workers that join or leave (an
+        adaptive dask-jobqueue cluster, say). Only the total is fetched, not the workers' list."""
+        return int(self.client.scheduler_info(n_workers=0)["total_threads"])
 
 
 def warm_up(sandbox: str) -> None:

@@ -36,11 +36,16 @@ class Grader:
 
     @property
     def slots(self) -> int:
-        """How many submissions to grade at once, each in a claim loop of its own: one per Dask worker
-        (``workers``; default one per core)."""
+        """How many submissions to grade at once, each in a claim loop of its own: on a local cluster one
+        per Dask worker (``workers``; default one per core); on ``scheduler``'s cluster, its worker threads
+        now (:attr:`Engine.capacity`), so that the service follows workers joining and leaving. At least 1."""
         import os
 
-        return max(1, self.workers or os.cpu_count() or 1)
+        if self.scheduler is None:
+            return max(1, self.workers or os.cpu_count() or 1)
+        if self.engine is None or self.engine.client is None:
+            return max(1, self.workers or 1)
+        return max(1, self.engine.capacity)
 
     def __enter__(self) -> Grader:
         from autograder.grading.engine import Engine
@@ -64,15 +69,20 @@ class Grader:
 
 class Worker:
     """Claims, grades and finishes submissions until stopped (run in a thread of the service): one claim
-    loop per grading slot (:attr:`Grader.slots`), each grading one submission at a time, so that a slow
-    notebook holds its own slot only and never the next claims of the others."""
+    loop per grading slot (:attr:`Grader.slots`, which follows a cluster's size), each grading one
+    submission at a time, so that a slow notebook holds its own slot only and never the next claims of
+    the others."""
 
     def __init__(self, course_dir: Path, sessions: sessionmaker[Session], grader: Grader, queue: Queue,
-                 sole: bool, poll: float = 0.5) -> None:
+                 sole: bool, poll: float = 0.5, resize: float = 2.0) -> None:
         self.course_dir, self.sessions, self.grader, self.queue = course_dir, sessions, grader, queue
         #: True when no other service shares the database (SQLite): recover every interrupted row at once.
         self.sole = sole
         self.poll = poll
+        #: Seconds between two readings of the number of grading slots (a cluster may grow or shrink).
+        self.resize = resize
+        #: The grading slots wanted now (:attr:`Grader.slots`, read by :meth:`run`).
+        self.wanted = 1
         self.stop = threading.Event()
 
     def start_up(self) -> None:
@@ -83,24 +93,40 @@ class Worker:
             print(f"autograder serve: {recovered} interrupted grading(s) recovered", file=sys.stderr)
 
     def run(self) -> None:
-        """The claim loops (:meth:`claim_loop`), one per grading slot, until :attr:`stop` is set."""
-        loops = [threading.Thread(target=self.claim_loop, args=(slot == 0,), name=f"grading-{slot}", daemon=True)
-                 for slot in range(self.grader.slots)]
-        for loop in loops:
-            loop.start()
+        """The claim loops (:meth:`claim_loop`), one per grading slot, until :attr:`stop` is set. The
+        number of slots is read again every :attr:`resize` seconds: loops are added when a cluster grows,
+        and those beyond its size stop claiming (finishing what they hold) while it is smaller."""
+        loops: list[threading.Thread] = []
+        while True:
+            try:
+                self.wanted = self.grader.slots
+            except Exception as err:  # the scheduler away for a moment: keep the loops there are
+                print(f"autograder serve: grading slots: {type(err).__name__}: {neutral(str(err), False)}",
+                      file=sys.stderr)
+            while len(loops) < self.wanted:
+                slot = len(loops)
+                loops.append(threading.Thread(target=self.claim_loop, args=(slot == 0, slot), name=f"grading-{slot}",
+                                              daemon=True))
+                loops[-1].start()
+            if self.stop.wait(self.resize):
+                break
         for loop in loops:
             loop.join()
 
-    def claim_loop(self, recovers: bool = True) -> None:
+    def claim_loop(self, recovers: bool = True, slot: int = 0) -> None:
         """Claim one submission, grade and finish it, again, until stopped; ``recovers``: this loop also
-        takes back rows whose lease ran out (one loop is enough). Exceptions are reported and the loop
-        goes on (a bad moment must not stop grading)."""
+        takes back rows whose lease ran out (one loop is enough); ``slot``: the loop's number, which
+        claims only while there are more slots than that (:attr:`wanted`). Exceptions are reported and
+        the loop goes on (a bad moment must not stop grading)."""
         last_recover = time.monotonic()
         while not self.stop.is_set():
             try:
                 if recovers and time.monotonic() - last_recover > self.queue.lease.total_seconds() / 2:
                     self.queue.recover(self.course_dir)
                     last_recover = time.monotonic()
+                if slot >= self.wanted:
+                    self.stop.wait(self.poll)
+                    continue
                 claimed = self.queue.claim(1)
                 if not claimed:
                     self.stop.wait(self.poll)
