@@ -9,7 +9,8 @@ is never decided in that process: the caller compares the outcomes with the refe
 The sandbox (``sandbox="auto"`` or ``"bwrap"``) is bubblewrap: the process sees read-only binds of
 the system's ``/usr`` and libraries, a few ``/etc`` files, the Python installation and the virtual
 environment, and nothing of the project, the course folder or the gradebook; it writes only to a
-private, size-capped tmpfs ``/tmp`` (its scratch folder is ``/tmp/work``); it has no network (a
+private, size-capped tmpfs ``/tmp`` (its scratch folder is ``/tmp/work``) and ``/dev/shm``, everything
+else being read-only, bwrap's own root and ``/dev`` included; it has no network (a
 network namespace of its own: its own empty loopback, nothing of the host's, no route out), its own
 PID, IPC and UTS namespaces and session, and dies with the grader. Run as root, bwrap does not create
 a user namespace (root mapped to root would be exempt from the process limit); instead the sandboxed
@@ -167,12 +168,17 @@ class RunResult:
 # ------------------------------------------------------------------------------------ the sandbox
 
 def _python_paths() -> list[str]:
-    """The folders the sandboxed Python needs, read-only: its installation and the environment."""
+    """The folders the sandboxed Python needs, read-only: the environment, and of its installation the
+    standard library, the shared ``libpython`` and the interpreter's folder, not the whole prefix (for a
+    system Python that prefix is ``/usr``, with ``/usr/local``, ``/usr/src`` and the rest)."""
     import site
     import sysconfig
 
-    wanted = {sys.base_prefix, sys.prefix, *site.getsitepackages(), sysconfig.get_path("purelib"),
-              os.path.dirname(os.path.realpath(sys.executable))}
+    wanted = {sys.prefix, *site.getsitepackages(), sysconfig.get_path("purelib"), sysconfig.get_path("stdlib"),
+              sysconfig.get_path("platstdlib"), os.path.dirname(os.path.realpath(sys.executable)),
+              os.path.dirname(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))}
+    if sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        wanted.add(sysconfig.get_config_var("LIBDIR"))
     paths = sorted({os.path.realpath(p) for p in wanted if p and os.path.isdir(p)})
     # drop folders inside another one, or inside what the sandbox sees of the system anyway
     keep = [p for p in paths if not any(p != q and _inside(p, q) for q in paths)]
@@ -249,7 +255,11 @@ def _bwrap_argv(result_fd: int, seccomp_fd: int | None, zygote_fd: int | None = 
     for name in RUNNER_FILES:
         argv += ["--ro-bind", str(HERE / name), f"{SANDBOX_LIB}/{name}"]
     argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
-             "--perms", "0777", "--dir", SANDBOX_WORK, "--chdir", SANDBOX_WORK]
+             "--perms", "0777", "--dir", SANDBOX_WORK, "--chdir", SANDBOX_WORK,
+             # the root and /dev that bwrap builds are tmpfs without a size cap, owned by the grader's uid in
+             # the user namespace used without root: read-only, or a run could fill the machine's memory
+             # through them (the device nodes in /dev stay usable; /tmp and /dev/shm are mounts of their own)
+             "--remount-ro", "/dev", "--remount-ro", "/"]
     if seccomp_fd is not None:
         argv += ["--seccomp", str(seccomp_fd)]
     argv += ["--"]

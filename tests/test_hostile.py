@@ -44,6 +44,8 @@ CALLS = {s.id: (s.kind, s.public_args(), s.hidden_args()) for s in SPECS}
 EXPECTED = {s.id: [e for _, e in s.expected(s.public_args() + s.hidden_args())] for s in SPECS}
 N_CASES = {i: len(EXPECTED[i]) for i in EXPECTED}
 SPEC = {s.id: s for s in SPECS}
+#: The sandbox's only writable places and their sizes.
+SCRATCH_CAPS = {sandbox.SANDBOX_TMP: sandbox.SCRATCH_BYTES, "/dev/shm": sandbox.SHM_BYTES}
 
 
 def verdicts(result: sandbox.RunResult, ids=None) -> dict[str, list[bool]]:
@@ -164,6 +166,18 @@ def test_environment_holds_nothing_of_the_graders():
     env = probe(H.PROBE_ENVIRONMENT, "probe_environment")
     assert set(env) - {"PWD"} <= set(sandbox._environment(sandbox.SANDBOX_TMP))  # bwrap sets PWD
     assert not any(str(PROJECT_ROOT) in v for v in env.values())
+
+
+@pytest.mark.parametrize("start", ["warm", "cold"])
+def test_the_only_places_to_write_are_the_capped_scratch_folders(start, monkeypatch):
+    """No mount the run can write to is memory without a cap: the root and /dev that bwrap builds are
+    read-only, /tmp and /dev/shm are capped tmpfs (in a warm child, those it mounts itself too)."""
+    if start == "cold":
+        monkeypatch.setenv(sandbox.COLD_START_VARIABLE, "1")
+    found = probe(H.PROBE_WRITABLE_MOUNTS, "probe_writable_mounts")
+    assert {point for point, *_ in found} >= {"/tmp", "/dev/shm"}, found
+    assert H.unbounded_mounts(found, SCRATCH_CAPS) == [], found
+    assert H.unbounded_mounts(probe(H.PROBE_WRITABLE_MOUNTS, "probe_writable_mounts", mode="none"), SCRATCH_CAPS)
 
 
 # ----------------------------------------------------- attempts to fake a verdict from the inside

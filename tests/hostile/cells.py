@@ -495,3 +495,37 @@ for fd in range(3, 64):
     except OSError:
         pass
 """
+
+
+#: Every mount the run can write to: (mount point, file system type, mount options, super options), from
+#: /proc/self/mountinfo. Only the size-capped scratch tmpfs may be there (and /proc's kind of files).
+PROBE_WRITABLE_MOUNTS = """\
+def probe_writable_mounts():
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            rest = fields[fields.index("-") + 1:]
+            point, options, fstype, super_options = fields[4], fields[5], rest[0], rest[2]
+            if "rw" in options.split(",") and "rw" in super_options.split(","):
+                found.append([point, fstype, options, super_options])
+    return found
+"""
+
+#: The device nodes bwrap's /dev holds: writable, but no file can be made on them.
+DEVICE_NODES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
+
+
+def unbounded_mounts(found: list, caps: dict[str, int]) -> list:
+    """Those of :data:`PROBE_WRITABLE_MOUNTS`'s findings that are not a scratch tmpfs capped at most at
+    ``caps[mount point]`` bytes, /proc, the pseudo-terminals or a device node."""
+    bad = []
+    for point, fstype, _, super_options in found:
+        sizes = [o.removeprefix("size=") for o in super_options.split(",") if o.startswith("size=")]
+        if fstype == "tmpfs" and point in caps and sizes and sizes[0].endswith("k"):
+            if int(sizes[0][:-1]) * 1024 <= caps[point]:
+                continue
+        elif (point, fstype) in (("/proc", "proc"), ("/dev/pts", "devpts")) or point in DEVICE_NODES:
+            continue
+        bad.append([point, fstype, super_options])
+    return bad

@@ -1,0 +1,233 @@
+"""Hostile submissions against a grader that runs without root (marker ``hostile``).
+
+An instructor grading on a laptop, or on a cluster through dask-jobqueue, is not root: bubblewrap then
+puts the sandbox in a user namespace of its own (``--unshare-all``) and the sandboxed program keeps the
+instructor's uid, with no memory cgroup. The rest of the hostile suite runs as root (this machine's
+grader), so this file runs the same kinds of attack as ``nobody``: the grader is
+:mod:`hostile.unprivileged`, started with ``setpriv``, and everything it ran is checked here, outside.
+
+All the requests go to one grading process (``unprivileged`` fixture), as a batch would; each test
+checks its own part of the answers. Needs the tests to run as root (to change to ``nobody``) and a
+checkout that ``nobody`` can read, like a shared installation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from autograder import sandbox
+from hostile import cells as H
+from hostile.host import processes_running
+from solutions.paths import PROJECT_ROOT
+
+pytestmark = [pytest.mark.hostile,
+              pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap is not installed"),
+              pytest.mark.skipif(os.geteuid() != 0, reason="changing to an unprivileged uid needs root")]
+
+LIMITS = {"cell_timeout": 3, "total_timeout": 120, "max_output_bytes": 100_000}
+#: The cells run before the honest answers, by name; each costs only itself.
+CELLS = {"fork bomb": (H.FORK_BOMB, ("MemoryError", "TimeLimitExceeded")),
+         "kill -9 itself": (H.KILL_SELF, "ProcessDied: the process was killed by SIGKILL"),
+         "loop ignoring the alarm": (H.STUBBORN_LOOP, "TimeLimitExceeded"),
+         "huge allocation": (H.HUGE_ALLOCATION, "MemoryError"),
+         "import the reference": (H.IMPORT_REFERENCE, "ModuleNotFoundError: No module named 'solutions'")}
+
+
+#: The environment of the sandbox's process 1: without root that is bubblewrap, with the run's own uid.
+PROBE_INIT = """\
+def probe_init():
+    with open("/proc/1/environ", "rb") as f:
+        return dict(item.split("=", 1) for item in f.read().decode().split("\\0") if "=" in item)
+"""
+
+
+class Unprivileged:
+    """What the unprivileged grader answered, and the folders it was given."""
+
+    def __init__(self, answers: list[dict], home: Path, course: Path, token: str, port: int) -> None:
+        self.answers, self.home, self.course, self.token, self.port = answers, home, course, token, port
+
+
+def _requests(course: Path, token: str, port: int) -> list[dict]:
+    project, course_dir = str(PROJECT_ROOT), str(course)
+    hostile = [{"op": "hostile", "cells": [cell], "limits": LIMITS} for cell, _ in CELLS.values()]
+    return [{"op": "whoami"}, *hostile,
+            {"op": "hostile", "cells": [H.MEMORY_BOMB], "limits": {"cell_timeout": 60, "total_timeout": 180,
+                                                                   "memory_mb": 1024}},
+            {"op": "hostile", "cells": [H.lingering_processes(token)], "limits": LIMITS},
+            {"op": "hostile", "cells": [H.FORGED_MESSAGES], "limits": LIMITS},
+            {"op": "hostile", "cells": [H.PERSIST], "limits": LIMITS},
+            {"op": "hostile", "cells": [H.FIND_PERSISTED], "limits": LIMITS},
+            {"op": "probe", "source": H.probe_files(project, course_dir), "name": "probe_files"},
+            {"op": "probe", "source": H.probe_files(project, course_dir), "name": "probe_files", "mode": "none"},
+            {"op": "probe", "source": H.probe_writes(project, course_dir), "name": "probe_writes"},
+            {"op": "probe", "source": H.probe_network(port), "name": "probe_network"},
+            {"op": "probe", "source": H.probe_network(port), "name": "probe_network", "mode": "none"},
+            {"op": "probe", "source": H.PROBE_ENVIRONMENT, "name": "probe_environment"},
+            {"op": "probe", "source": PROBE_INIT, "name": "probe_init"},
+            {"op": "probe", "source": H.PROBE_WRITABLE_MOUNTS, "name": "probe_writable_mounts"},
+            {"op": "probe", "source": H.PROBE_WRITABLE_MOUNTS, "name": "probe_writable_mounts", "mode": "none"}]
+
+
+def _nobody() -> tuple[int, int]:
+    try:
+        entry = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.fail("this machine has no user 'nobody' to grade as")
+    return entry.pw_uid, entry.pw_gid
+
+
+def run_as(uid: int, gid: int, home: Path, requests: list[dict], timeout: float = 900) -> list[dict]:
+    """Start :mod:`hostile.unprivileged` as ``uid`` with ``requests``; its answers."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
+           "PYTHONPATH": os.pathsep.join((str(PROJECT_ROOT), str(PROJECT_ROOT / "tests")))}
+    argv = ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--",
+            sys.executable, "-m", "hostile.unprivileged"]
+    reach = subprocess.run(argv[:-2] + ["-c", "import autograder.sandbox, torch"], env=env, cwd=home,
+                           capture_output=True, text=True, timeout=300)
+    if reach.returncode != 0 and "Permission denied" in reach.stderr:
+        pytest.skip(f"the user 'nobody' cannot read this checkout or its environment: {reach.stderr[-300:]}")
+    assert reach.returncode == 0, reach.stderr
+    proc = subprocess.run(argv, input=json.dumps(requests), env=env, cwd=home, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def unprivileged():
+    uid, gid = _nobody()
+    scratch = Path(tempfile.mkdtemp(prefix="autograder-unprivileged-"))
+    try:
+        home, course = scratch / "home", scratch / "course"
+        for folder in (home, course, course / "submitted"):
+            folder.mkdir()
+            os.chown(folder, uid, gid)  # the sandbox, not the file modes, must keep the run out of them
+        (course / "gradebook.db").write_text("grades")
+        os.chmod(scratch, 0o755)
+        token = f"1000.{uuid.uuid4().int % 10**9}"
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen()
+            port = server.getsockname()[1]
+            answers = run_as(uid, gid, home, _requests(course, token, port))
+        yield Unprivileged(answers, home, course, token, port)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _answer(unprivileged: Unprivileged, op: str, key: str, value) -> dict:
+    """The answer to the first request of ``op`` whose ``key`` is ``value``."""
+    requests = _requests(unprivileged.course, unprivileged.token, unprivileged.port)
+    for request, answer in zip(requests, unprivileged.answers):
+        if request["op"] == op and request.get(key) == value and request.get("mode", "bwrap") == "bwrap":
+            return answer
+    raise KeyError(value)
+
+
+def _control(unprivileged: Unprivileged, name: str) -> dict:
+    requests = _requests(unprivileged.course, unprivileged.token, unprivileged.port)
+    return next(a for r, a in zip(requests, unprivileged.answers) if r.get("name") == name and r.get("mode") == "none")
+
+
+def _assert_honest_graded(answer: dict) -> None:
+    assert answer["fatal"] is None, answer["fatal"]
+    assert all(all(v) and v for v in answer["verdicts"].values()), answer["verdicts"]
+
+
+def test_the_grader_runs_unprivileged(unprivileged):
+    whoami = unprivileged.answers[0]
+    assert whoami["uid"] == _nobody()[0] and whoami["uid"] != 0
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_a_hostile_cell_costs_only_itself(unprivileged, name):
+    cell, error = CELLS[name]
+    answer = _answer(unprivileged, "hostile", "cells", [cell])
+    assert [i for i, _ in answer["cell_errors"]] == [1], answer["cell_errors"]
+    assert answer["cell_errors"][0][1].startswith(error), answer["cell_errors"]
+    assert answer["output_bytes"] <= LIMITS["max_output_bytes"] + 200
+    _assert_honest_graded(answer)
+
+
+def test_memory_bomb_hits_the_memory_limit(unprivileged):
+    answer = _answer(unprivileged, "hostile", "cells", [H.MEMORY_BOMB])
+    assert answer["cell_errors"][0][0] == 1 and answer["cell_errors"][0][1].startswith("MemoryError"), answer
+    _assert_honest_graded(answer)
+
+
+def test_no_process_outlives_its_run(unprivileged):
+    _assert_honest_graded(_answer(unprivileged, "hostile", "cells", [H.lingering_processes(unprivileged.token)]))
+    assert processes_running(unprivileged.token) == []
+
+
+def test_forged_messages_change_nothing(unprivileged):
+    answer = _answer(unprivileged, "hostile", "cells", [H.FORGED_MESSAGES])
+    assert answer["cell_errors"] == []
+    _assert_honest_graded(answer)
+
+
+def test_nothing_persists_from_one_run_to_the_next(unprivileged):
+    first = _answer(unprivileged, "hostile", "cells", [H.PERSIST])
+    report = dict(first["cell_errors"])[1]
+    for call in ("add_key", "keyctl", "request_key"):
+        assert f"{call}=-1/1" in report, report  # EPERM from the seccomp filter
+    second = _answer(unprivileged, "hostile", "cells", [H.FIND_PERSISTED])
+    assert dict(second["cell_errors"])[1] == "RuntimeError: found []", second["cell_errors"]
+    _assert_honest_graded(first)
+    _assert_honest_graded(second)
+    assert list(unprivileged.home.iterdir()) == []  # the grader's own $HOME: nothing of the runs
+
+
+def test_cannot_find_or_read_the_project_or_the_course(unprivileged):
+    """As with root, except that process 1 (bubblewrap, run by the grader's uid) can be read: its
+    environment is the run's own (:func:`test_environment_holds_nothing_of_the_graders`)."""
+    found = _answer(unprivileged, "probe", "name", "probe_files")
+    assert found["error"] is None and set(found["value"]) <= {"read /proc/1/environ"}, found
+    control = _control(unprivileged, "probe_files")  # the probe works: unsandboxed, nobody reads them
+    assert f"read {PROJECT_ROOT}/solutions/ch2_gradient_descent.py" in control["value"], control
+    assert f"read {unprivileged.course}/gradebook.db" in control["value"], control
+
+
+def test_cannot_write_outside_its_scratch_folder(unprivileged):
+    written = _answer(unprivileged, "probe", "name", "probe_writes")
+    assert written["error"] is None, written
+    assert all(p.startswith((sandbox.SANDBOX_TMP + "/", "/dev/shm/")) for p in written["value"]), written
+    for folder in (unprivileged.course, unprivileged.course / "submitted", PROJECT_ROOT, Path("/dev/shm")):
+        assert not (folder / "pwned.txt").exists()
+
+
+def test_no_network_not_even_the_hosts_loopback(unprivileged):
+    reached = _answer(unprivileged, "probe", "name", "probe_network")
+    assert reached["error"] is None and reached["value"] == [], reached
+    assert f"127.0.0.1:{unprivileged.port}" in _control(unprivileged, "probe_network")["value"]
+
+
+def test_environment_holds_nothing_of_the_graders(unprivileged):
+    """Neither the run's environment nor that of its process 1, bubblewrap, which it can read here."""
+    for name in ("probe_environment", "probe_init"):
+        answer = _answer(unprivileged, "probe", "name", name)
+        assert answer["error"] is None, answer
+        env = answer["value"]
+        assert "PATH" in env and set(env) - {"PWD"} <= set(sandbox._environment(sandbox.SANDBOX_TMP)), env
+        assert not any(str(PROJECT_ROOT) in v or str(unprivileged.home) in v for v in env.values()), env
+
+
+def test_the_only_places_to_write_are_the_capped_scratch_folders(unprivileged):
+    """Without root, bwrap's root and /dev are tmpfs the grader's uid owns: they must be read-only."""
+    caps = {sandbox.SANDBOX_TMP: sandbox.SCRATCH_BYTES, "/dev/shm": sandbox.SHM_BYTES}
+    found = _answer(unprivileged, "probe", "name", "probe_writable_mounts")
+    assert found["error"] is None and {p for p, *_ in found["value"]} >= {"/tmp", "/dev/shm"}, found
+    assert H.unbounded_mounts(found["value"], caps) == [], found
+    assert H.unbounded_mounts(_control(unprivileged, "probe_writable_mounts")["value"], caps)
