@@ -33,14 +33,14 @@ reduced to its kind (:func:`reduce_error`, ``CaseOutcome.secret``) and its outpu
 See ``docs/DESIGN.md``, "Sandbox and protocol", for why that holds although the student's code can
 forge any message.
 
-Warm start (the default where the grader runs as root): a run does not start Python. A zygote per
+Warm start (the default, with or without root): a run does not start Python. A zygote per
 grading process (:mod:`autograder.zygote`, started on first use under bubblewrap as above, kept for
 every later run) has imported torch, numpy, pandas and IPython once and forks one child per run, which
 unshares new mount, PID, IPC, network and UTS namespaces, mounts a fresh ``/tmp``, ``/dev/shm`` and
-``/proc``, joins the run's memory cgroup, drops to the run's uid and installs the seccomp filter before
-any student code runs (:class:`_Warm`). The zygote never holds a submission's cells or inputs, and it
-is replaced when it died or something traces it. ``AUTOGRADER_COLD_START=1`` turns it off; without
-root, a cold start is used (:func:`warm_start_enabled` says why). Measured here (2 cores, torch 2.13
+``/proc``, joins the run's memory cgroup, drops to the run's uid (as root; without root it keeps the
+grader's, as a cold start does) and installs the seccomp filter before any student code runs
+(:class:`_Warm`). The zygote never holds a submission's cells or inputs, and it is replaced when it
+died or something traces it. ``AUTOGRADER_COLD_START=1`` turns it off (:func:`warm_start_enabled`). Measured here (2 cores, torch 2.13
 CPU, ``benchmarks/warm_start.py``): a cold start costs what starting Python and importing torch,
 pandas and IPython cost (about 1.5-2 s; bwrap adds under 0.1 s), a warm one a fork and the namespaces.
 
@@ -213,8 +213,8 @@ def _bwrap_argv(result_fd: int, seccomp_fd: int | None, zygote_fd: int | None = 
     """The bubblewrap command line that starts the runner; see the module docstring.
 
     ``seccomp_fd`` is a descriptor bubblewrap reads the compiled system-call filter from. With
-    ``zygote_fd`` (a control socket), it starts a warm start's zygote instead (root only): no uid drop
-    (each child drops to its own), and the capabilities it needs to make each child's namespaces.
+    ``zygote_fd`` (a control socket), it starts a warm start's zygote instead: no uid drop (as root each
+    child drops to its own), and the capabilities it needs to make each child's namespaces.
     """
     paths = _python_paths()
     _check_exposure(paths)
@@ -223,10 +223,10 @@ def _bwrap_argv(result_fd: int, seccomp_fd: int | None, zygote_fd: int | None = 
     if root:  # no user namespace: root mapped to root would escape RLIMIT_NPROC; setpriv drops below
         argv += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
                  "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-        if zygote_fd is not None:
-            argv += ["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
-    else:
+    else:  # a user namespace of its own, where the grader's uid is the only one
         argv += ["--unshare-all"]
+    if zygote_fd is not None:  # to make each child's namespaces and drop its capabilities (in that namespace)
+        argv += ["--cap-add", "CAP_SYS_ADMIN", "--cap-add", "CAP_SETPCAP"]
     # The private /tmp comes first: binds made after it sit on top of it, so an environment that
     # lives under /tmp (a clone in /tmp, say) is still seen instead of being hidden by the tmpfs.
     argv += ["--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", SANDBOX_TMP]
@@ -633,7 +633,7 @@ def _drain_fd(fd: int, output: _Output) -> None:
 
 
 def _start(mode: str, env: dict[str, str], cwd: str, group: cgroups.MemoryCgroup | None):
-    """One run's process: a warm zygote's child where possible (sandboxed, as root), else a cold start."""
+    """One run's process: a warm zygote's child where possible (sandboxed), else a cold start."""
     if _warm_mode(mode):
         for attempt in range(2):  # a zygote that failed once is replaced; twice, and this process gives up
             try:
@@ -741,13 +741,14 @@ def _warm_mode(mode: str) -> bool:
 def warm_start_enabled() -> bool:
     """Whether sandboxed runs fork from a warm zygote (:mod:`autograder.zygote`) instead of starting cold.
 
-    Yes unless ``AUTOGRADER_COLD_START=1``, the grader is not root (the zygote makes each child's
-    namespaces with capabilities a non-root grader cannot give it without a user namespace, where a
-    child could not drop to a uid of its own), or this process already found that a zygote cannot start
-    here. A Python installation under ``/tmp`` (a clone there) is bound back, read-only, over each
-    child's fresh ``/tmp``.
+    Yes unless ``AUTOGRADER_COLD_START=1`` or this process already found that a zygote cannot start
+    here (no user namespaces, say). As root each child drops to a uid of its own; without root, the
+    zygote lives in a user namespace where the grader's uid is the only one, so each child keeps it, as
+    a cold start without root does, and is kept apart by its namespaces (:mod:`autograder.zygote`). A
+    Python installation under ``/tmp`` (a clone there) is bound back, read-only, over each child's
+    fresh ``/tmp``.
     """
-    if os.environ.get(COLD_START_VARIABLE) == "1" or os.geteuid() != 0 or _ZYGOTE.failed is not None:
+    if os.environ.get(COLD_START_VARIABLE) == "1" or _ZYGOTE.failed is not None:
         return False
     return hasattr(os, "pidfd_open")
 
@@ -956,7 +957,8 @@ class _Warm:
         self.status: int | None = None
         self.group = group
         self.job_lock = threading.Lock()
-        request = {"uid": _job_uid(), "env": env, "seccomp": seccomp.bpf(count_memory=group is not None).hex(),
+        # without root the child keeps the grader's uid (the only one its user namespace maps)
+        request = {"uid": _job_uid() if os.geteuid() == 0 else None, "env": env, "seccomp": seccomp.bpf(count_memory=group is not None).hex(),
                    "tmp": SANDBOX_TMP, "work": SANDBOX_WORK, "tmp_bytes": SCRATCH_BYTES, "shm_bytes": SHM_BYTES,
                    "keep": [p for p in _python_paths() if _inside(p, SANDBOX_TMP)]}
         try:

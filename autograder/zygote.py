@@ -2,8 +2,9 @@
 
 Started by :mod:`autograder.sandbox` as ``python -I zygote.py CONTROL_FD`` under bubblewrap (the same
 read-only view of the system as a cold start, a seccomp filter that still denies everything but the
-namespace calls it needs, and, since the grader runs as root, no user namespace and the capabilities
-``CAP_SYS_ADMIN``, ``CAP_SETUID``, ``CAP_SETGID``, ``CAP_SETPCAP``). It imports torch, numpy, pandas
+namespace calls it needs, and the capabilities ``CAP_SYS_ADMIN`` and ``CAP_SETPCAP``; as root, no user
+namespace, and ``CAP_SETUID`` and ``CAP_SETGID`` too; without root, a user namespace where the grader's
+uid is the only one, so that runs keep it, as a cold start without root does). It imports torch, numpy, pandas
 and IPython once (:func:`_runner.prepare`), says ``ready`` on its control socket, and then, for each
 request (trusted data only: the run's uid, environment and system-call filter; four descriptors come
 with it: the job pipe, the output pipe, the results pipe and a socket of the run's own), forks:
@@ -17,8 +18,8 @@ with it: the job pipe, the output pipe, the results pipe and a socket of the run
   every other run are not in it), forks the runner, installs the full filter on itself and reaps
   until the runner ends; then it exits with the runner's status (128 + signal, as bubblewrap does),
   and the kernel kills whatever is left in the namespace;
-- **R**, the runner: drops the capability bounding set, every group and root (a uid of the run's
-  own, so ``RLIMIT_NPROC`` counts only this run), reseeds numpy's and torch's generators (Python's
+- **R**, the runner: drops the capability bounding set, and as root every group and root (a uid of the
+  run's own, so ``RLIMIT_NPROC`` counts only this run), reseeds numpy's and torch's generators (Python's
   ``random`` reseeds itself after a fork), installs the full seccomp filter (no new privileges), and
   runs the job exactly as a cold start does (:func:`_runner.serve`), under the job's limits.
 
@@ -26,7 +27,7 @@ C waits for P1 and reports its status on the run's socket. No student code ever 
 C or P1; nothing of a run goes through the zygote (the cells, and the hidden cases, travel on the
 run's own pipes), and a child can reach nothing of the zygote: its memory is a copy, its descriptors
 are closed, its files are not in the child's ``/tmp``, its PID is in no namespace the child sees, and
-it runs as another uid. ``docs/DESIGN.md`` ("Warm start") gives the reasons.
+as root it runs as another uid. P1, which the runner sees, is not dumpable. ``docs/DESIGN.md`` ("Warm start") gives the reasons.
 
 Self-contained: the standard library, and ``_runner.py`` beside this file (loaded by path).
 """
@@ -51,7 +52,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVA
                                                                                 1 << 18)
 #: Parts of ``/proc`` bubblewrap makes read-only; a child's own ``/proc`` gets the same.
 PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus")
-PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 24, 38, 22, 2
+PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 4, 24, 38, 22, 2
 #: Descriptors a request carries: job (read end), output (write end), results (write end), the run's socket.
 N_FDS = 4
 SYNC_FD = 4
@@ -120,10 +121,11 @@ def _runner(request: dict, runner, prepared) -> None:
         last_cap = int(f.read())
     for cap in range(last_cap + 1):
         _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"dropping capability {cap}")
-    uid = int(request["uid"])
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
+    if request["uid"] is not None:  # as root: a uid of the run's own; else the grader's, the only one here
+        uid = int(request["uid"])
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
     if os.getuid() == 0 or os.geteuid() == 0:
         raise OSError("the runner still has uid 0")
     no_caps = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable (two words each): none
@@ -140,6 +142,9 @@ def _runner(request: dict, runner, prepared) -> None:
 def _init(request: dict, runner, prepared) -> None:
     """P1: a /proc of the new PID namespace, the runner as its child, then reap until it ends."""
     os.close(SYNC_FD)
+    # not dumpable: without root the runner has this process's uid, and could otherwise open its
+    # /proc/1/mem (the runner inherits it, as a change of uid gives it as root; it needs neither)
+    _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "not dumpable")
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for name in PROC_READ_ONLY:
         path = f"/proc/{name}"

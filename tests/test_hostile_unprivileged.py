@@ -2,13 +2,15 @@
 
 An instructor grading on a laptop, or on a cluster through dask-jobqueue, is not root: bubblewrap then
 puts the sandbox in a user namespace of its own (``--unshare-all``) and the sandboxed program keeps the
-instructor's uid, with no memory cgroup. The rest of the hostile suite runs as root (this machine's
-grader), so this file runs the same kinds of attack as ``nobody``: the grader is
-:mod:`hostile.unprivileged`, started with ``setpriv``, and everything it ran is checked here, outside.
+instructor's uid, with no memory cgroup; the warm start's zygote lives in such a namespace too. The
+rest of the hostile suite runs as root (this machine's grader), so this file runs the same kinds of
+attack as ``nobody``, with warm and with cold starts: the grader is :mod:`hostile.unprivileged`,
+started with ``setpriv``, and everything it ran is checked here, outside. The warm start's own suite
+(``tests/test_warm_start.py``) is also run whole as ``nobody``.
 
-All the requests go to one grading process (``unprivileged`` fixture), as a batch would; each test
-checks its own part of the answers. Needs the tests to run as root (to change to ``nobody``) and a
-checkout that ``nobody`` can read, like a shared installation.
+All the requests of one kind of start go to one grading process (``unprivileged`` fixture), as a batch
+would; each test checks its own part of the answers. Needs the tests to run as root (to change to
+``nobody``) and a checkout that ``nobody`` can read, like a shared installation.
 """
 
 from __future__ import annotations
@@ -55,8 +57,9 @@ def probe_init():
 class Unprivileged:
     """What the unprivileged grader answered, and the folders it was given."""
 
-    def __init__(self, answers: list[dict], home: Path, course: Path, token: str, port: int) -> None:
+    def __init__(self, answers: list[dict], home: Path, course: Path, token: str, port: int, start: str) -> None:
         self.answers, self.home, self.course, self.token, self.port = answers, home, course, token, port
+        self.start = start
 
 
 def _requests(course: Path, token: str, port: int) -> list[dict]:
@@ -88,25 +91,39 @@ def _nobody() -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
-def run_as(uid: int, gid: int, home: Path, requests: list[dict], timeout: float = 900) -> list[dict]:
-    """Start :mod:`hostile.unprivileged` as ``uid`` with ``requests``; its answers."""
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
-           "PYTHONPATH": os.pathsep.join((str(PROJECT_ROOT), str(PROJECT_ROOT / "tests")))}
-    argv = ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--",
-            sys.executable, "-m", "hostile.unprivileged"]
-    reach = subprocess.run(argv[:-2] + ["-c", "import autograder.sandbox, torch"], env=env, cwd=home,
+def _env(home: Path) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
+            "PYTHONPATH": os.pathsep.join((str(PROJECT_ROOT), str(PROJECT_ROOT / "tests")))}
+
+
+def _as(uid: int, gid: int) -> list[str]:
+    return ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--", sys.executable]
+
+
+def _reachable(uid: int, gid: int, home: Path) -> None:
+    """Skip (saying why) if ``uid`` cannot run this checkout's Python and read the project."""
+    reach = subprocess.run(_as(uid, gid) + ["-c", "import autograder.sandbox, torch"], env=_env(home), cwd=home,
                            capture_output=True, text=True, timeout=300)
     if reach.returncode != 0 and "Permission denied" in reach.stderr:
         pytest.skip(f"the user 'nobody' cannot read this checkout or its environment: {reach.stderr[-300:]}")
     assert reach.returncode == 0, reach.stderr
-    proc = subprocess.run(argv, input=json.dumps(requests), env=env, cwd=home, capture_output=True, text=True,
-                          timeout=timeout)
+
+
+def run_as(uid: int, gid: int, home: Path, requests: list[dict], start: str, timeout: float = 900) -> list[dict]:
+    """Start :mod:`hostile.unprivileged` as ``uid`` with ``requests``, its runs started ``"warm"`` or
+    ``"cold"``; its answers."""
+    env = _env(home)
+    if start == "cold":
+        env[sandbox.COLD_START_VARIABLE] = "1"
+    _reachable(uid, gid, home)
+    proc = subprocess.run(_as(uid, gid) + ["-m", "hostile.unprivileged"], input=json.dumps(requests), env=env,
+                          cwd=home, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.fixture(scope="module")
-def unprivileged():
+@pytest.fixture(scope="module", params=["warm", "cold"])
+def unprivileged(request):
     uid, gid = _nobody()
     scratch = Path(tempfile.mkdtemp(prefix="autograder-unprivileged-"))
     try:
@@ -121,8 +138,8 @@ def unprivileged():
             server.bind(("127.0.0.1", 0))
             server.listen()
             port = server.getsockname()[1]
-            answers = run_as(uid, gid, home, _requests(course, token, port))
-        yield Unprivileged(answers, home, course, token, port)
+            answers = run_as(uid, gid, home, _requests(course, token, port), request.param)
+        yield Unprivileged(answers, home, course, token, port, request.param)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -149,6 +166,7 @@ def _assert_honest_graded(answer: dict) -> None:
 def test_the_grader_runs_unprivileged(unprivileged):
     whoami = unprivileged.answers[0]
     assert whoami["uid"] == _nobody()[0] and whoami["uid"] != 0
+    assert whoami["warm"] == (unprivileged.start == "warm")
 
 
 @pytest.mark.parametrize("name", CELLS)
@@ -191,8 +209,8 @@ def test_nothing_persists_from_one_run_to_the_next(unprivileged):
 
 
 def test_cannot_find_or_read_the_project_or_the_course(unprivileged):
-    """As with root, except that process 1 (bubblewrap, run by the grader's uid) can be read: its
-    environment is the run's own (:func:`test_environment_holds_nothing_of_the_graders`)."""
+    """As with root, except that a cold start's process 1 (bubblewrap, run by the grader's uid) can be
+    read: its environment is the run's own (:func:`test_environment_holds_nothing_of_the_graders`)."""
     found = _answer(unprivileged, "probe", "name", "probe_files")
     assert found["error"] is None and set(found["value"]) <= {"read /proc/1/environ"}, found
     control = _control(unprivileged, "probe_files")  # the probe works: unsandboxed, nobody reads them
@@ -218,6 +236,9 @@ def test_environment_holds_nothing_of_the_graders(unprivileged):
     """Neither the run's environment nor that of its process 1, bubblewrap, which it can read here."""
     for name in ("probe_environment", "probe_init"):
         answer = _answer(unprivileged, "probe", "name", name)
+        if name == "probe_init" and unprivileged.start == "warm":  # the zygote's init is not dumpable
+            assert answer["error"].startswith("PermissionError"), answer
+            continue
         assert answer["error"] is None, answer
         env = answer["value"]
         assert "PATH" in env and set(env) - {"PWD"} <= set(sandbox._environment(sandbox.SANDBOX_TMP)), env
@@ -231,3 +252,23 @@ def test_the_only_places_to_write_are_the_capped_scratch_folders(unprivileged):
     assert found["error"] is None and {p for p, *_ in found["value"]} >= {"/tmp", "/dev/shm"}, found
     assert H.unbounded_mounts(found["value"], caps) == [], found
     assert H.unbounded_mounts(_control(unprivileged, "probe_writable_mounts")["value"], caps)
+
+
+def test_the_warm_start_suite_holds_as_nobody(tmp_path_factory):
+    """``tests/test_warm_start.py`` run whole by ``nobody``: a child reaches neither the zygote nor the
+    next run, holds no privilege, and an honest run after a hostile one scores as alone. Its cgroup test
+    skips (no cgroup without root), and only it."""
+    uid, gid = _nobody()
+    home = Path(tempfile.mkdtemp(prefix="autograder-unprivileged-"))
+    try:
+        os.chown(home, uid, gid)
+        _reachable(uid, gid, home)
+        proc = subprocess.run(_as(uid, gid) + ["-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-q",
+                                               "-rs", str(PROJECT_ROOT / "tests" / "test_warm_start.py")],
+                              env=_env(home), cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert " failed" not in summary and " error" not in summary and " 1 skipped" in summary, proc.stdout[-3000:]
+    assert "no memory cgroup can be made here" in proc.stdout, proc.stdout[-3000:]
