@@ -837,6 +837,11 @@ class _Zygote:
             self._stop()
             raise _WarmUnavailable(f"the zygote did not start{': ' + ' | '.join(tail) if tail else ''}")
         self.pid, self.stamp = pid, _identity(pid)
+        try:
+            self._try_a_child()
+        except _WarmUnavailable:
+            self._stop()
+            raise
 
     def _healthy(self) -> bool:
         return (self.proc is not None and self.proc.poll() is None and self.stamp is not None
@@ -873,16 +878,43 @@ class _Zygote:
 
     def spawn(self, request: dict, fds: list[int]) -> None:
         """Ask for one child holding ``fds``; (re)start the zygote first if it is not as it was."""
-        data = json.dumps(request).encode()
         with self.lock:
             for _ in range(2):
                 self._ensure()
                 try:
-                    self.control.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+                    self._send(request, fds)
                     return
                 except OSError:
                     self._stop()
         raise _WarmUnavailable("the zygote does not take requests")
+
+    def _send(self, request: dict, fds: list[int]) -> None:
+        self.control.sendmsg([json.dumps(request).encode()],
+                             [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+
+    def _try_a_child(self) -> None:
+        """Have the new zygote make one child that sets up everything a run has (namespaces, mounts, no
+        privilege, the filter) and exits instead of running anything (the lock is held). Where children
+        cannot be made (a user namespace without the capabilities it asked for, say), the zygote is not
+        used, rather than every submission failing to start."""
+        try:
+            probe = _Warm(self, _environment(SANDBOX_TMP), None, probe=True)
+        except _WarmUnavailable as why:
+            raise _WarmUnavailable(f"a child of the zygote could not be made ({why})") from None
+        status = None
+        try:
+            probe.write_job(b"", close=True)
+            status = probe.wait(SPAWN_TIMEOUT)
+            if status != 0:
+                output = _Output(4000)
+                probe.drain(output)
+                tail = output.text().strip().splitlines()[-2:]
+                raise _WarmUnavailable(f"a child of the zygote could not be set up (status {status})"
+                                       f"{': ' + ' | '.join(tail) if tail else ''}")
+        finally:
+            if status != 0:  # else its keeper said so as it exited, and its namespace's processes are gone
+                probe.kill()
+            probe.close()
 
     def discard(self) -> None:
         """A child of this zygote misbehaved before any student code ran: never use the zygote again."""
@@ -934,6 +966,18 @@ def _receive_with_pid(sock: socket.socket, timeout: float) -> tuple[int | None, 
     return None, msg
 
 
+def _child_request(env: dict[str, str], cgroup: bool, probe: bool) -> dict:
+    """What the zygote is told of one child (trusted data only; :mod:`autograder.zygote`): its uid (as root
+    one of its own; without root ``None``, the grader's, the only one its user namespace maps), its
+    environment, its system-call filter (memory calls denied where no ``cgroup`` counts them), its
+    scratch folders and their sizes, Python folders under ``/tmp`` to keep, and whether it is a
+    ``probe`` that sets up and exits."""
+    return {"uid": _job_uid() if os.geteuid() == 0 else None, "env": env,
+            "seccomp": seccomp.bpf(count_memory=cgroup).hex(), "tmp": SANDBOX_TMP, "work": SANDBOX_WORK,
+            "tmp_bytes": SCRATCH_BYTES, "shm_bytes": SHM_BYTES,
+            "keep": [p for p in _python_paths() if _inside(p, SANDBOX_TMP)], "probe": probe}
+
+
 class _Warm:
     """A run in a fresh child of the warm zygote: fresh namespaces, ``/tmp``, uid, filter and cgroup.
 
@@ -947,7 +991,10 @@ class _Warm:
     #: the zygote's, so the grader's own memory count starts below them.
     SKIP = 2
 
-    def __init__(self, zygote: _Zygote, env: dict[str, str], group: cgroups.MemoryCgroup | None) -> None:
+    def __init__(self, zygote: _Zygote, env: dict[str, str], group: cgroups.MemoryCgroup | None,
+                 probe: bool = False) -> None:
+        """A child of ``zygote`` for one run; with ``probe``, one that sets up as a run does and then exits
+        with status 0 (:meth:`_Zygote._try_a_child`: ``zygote``'s lock is held, and it is not restarted)."""
         job_r, self.job_w = os.pipe()
         self.out_fd, out_w = os.pipe()
         self.res_fd, res_w = os.pipe()
@@ -957,20 +1004,22 @@ class _Warm:
         self.status: int | None = None
         self.group = group
         self.job_lock = threading.Lock()
-        # without root the child keeps the grader's uid (the only one its user namespace maps)
-        request = {"uid": _job_uid() if os.geteuid() == 0 else None, "env": env, "seccomp": seccomp.bpf(count_memory=group is not None).hex(),
-                   "tmp": SANDBOX_TMP, "work": SANDBOX_WORK, "tmp_bytes": SCRATCH_BYTES, "shm_bytes": SHM_BYTES,
-                   "keep": [p for p in _python_paths() if _inside(p, SANDBOX_TMP)]}
+        request = _child_request(env, group is not None, probe)
         try:
             try:
-                zygote.spawn(request, [job_r, out_w, res_w, sync_child.fileno()])
+                fds = [job_r, out_w, res_w, sync_child.fileno()]
+                if probe:
+                    zygote._send(request, fds)
+                else:
+                    zygote.spawn(request, fds)
             finally:
                 for fd in (job_r, out_w, res_w):
                     os.close(fd)
                 sync_child.close()
             self.pid, hello = _receive_with_pid(self.sync, SPAWN_TIMEOUT)
             if self.pid is None or hello != b"hello":
-                zygote.discard()
+                if not probe:
+                    zygote.discard()
                 raise _WarmUnavailable("the zygote's child did not start")
             self.pidfd = os.pidfd_open(self.pid)
             if group is not None:

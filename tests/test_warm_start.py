@@ -340,6 +340,22 @@ def test_a_run_that_fills_memory_leaves_the_next_one_whole(fresh_zygote):
     assert honest(token) == alone
 
 
+def test_a_zygote_whose_children_cannot_be_set_up_is_given_up_and_runs_start_cold(fresh_zygote, monkeypatch):
+    """Where the zygote starts but its children cannot make their namespaces or folders (a user
+    namespace whose capabilities a security module takes away, say), its first child, a probe, fails:
+    the zygote is given up once, with the reason, and every run starts cold and scores; without the
+    probe, every submission would fail to start. Simulated with a scratch folder that cannot be made."""
+    monkeypatch.setattr(sandbox._ZYGOTE, "failed", None)  # given up for this test only
+    real = sandbox._child_request
+    monkeypatch.setattr(sandbox, "_child_request", lambda *a: {**real(*a), "work": "/proc/no/such/folder"})
+    token = f"2008.{uuid.uuid4().int % 10**9}"
+    for _ in range(2):
+        scores, _ = honest(token)
+        assert all(scores.values()), scores
+    assert "could not be set up" in (sandbox._ZYGOTE.failed or ""), sandbox._ZYGOTE.failed
+    assert not sandbox.warm_start_enabled() and sandbox._ZYGOTE.proc is None
+
+
 def test_a_dead_zygote_is_replaced(fresh_zygote):
     token = f"2004.{uuid.uuid4().int % 10**9}"
     alone = honest(token)
