@@ -144,6 +144,32 @@ def test_instructor_regrades_and_exports(service: Service, kinds: dict) -> None:
     assert status == 200 and b"carol" in page
 
 
+def _queued(tmp_path: Path, students: tuple[str, ...]):
+    """A course folder and its service database holding one queued submission per student, in order."""
+    from autograder.service import db
+
+    course = tmp_path / "course"
+    course.mkdir()
+    sessions = db.connect(db.default_url(course))
+    with sessions.begin() as s:
+        for student in students:
+            s.add(db.Submission(student=student, assignment=ASSIGNMENT, state=db.QUEUED, size=1,
+                                timestamp="2026-12-01 10:00:00.000000 UTC", notebook_sha256=student[0] * 64))
+    return course, sessions
+
+
+def _wait_all_graded(sessions, timeout: float = 30) -> None:
+    """Until every submission of ``sessions``' database is graded, or ``timeout`` seconds."""
+    from autograder.service import db
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with sessions() as s:
+            if set(s.scalars(select(db.Submission.state)).all()) == {"graded"}:
+                return
+        time.sleep(0.05)
+
+
 def _record_result(course: Path, sub, sha: str) -> None:
     """A ``result.json`` as the record path writes it (score 3 of 4), for a stand-in grader."""
     import json
@@ -192,24 +218,13 @@ def test_a_slow_notebook_holds_only_its_own_slot_and_not_the_next_claims(tmp_pat
     from autograder.service.queue import Queue
     from autograder.service.worker import Worker
 
-    course = tmp_path / "course"
-    course.mkdir()
-    sessions = db.connect(db.default_url(course))
-    with sessions.begin() as s:
-        for student in ("slow", "fast", "later"):
-            s.add(db.Submission(student=student, assignment=ASSIGNMENT, state=db.QUEUED, size=1,
-                                timestamp="2026-12-01 10:00:00.000000 UTC", notebook_sha256=student[0] * 64))
+    course, sessions = _queued(tmp_path, ("slow", "fast", "later"))
     grader = _SlowUntilLaterIsGraded(course, sessions)
     worker = Worker(course, sessions, grader, Queue(sessions, worker="w"), sole=True, poll=0.05)
     loops = threading.Thread(target=worker.run, daemon=True)
     loops.start()
-    deadline = time.monotonic() + 30
     try:
-        while time.monotonic() < deadline:
-            with sessions() as s:
-                if set(s.scalars(select(db.Submission.state)).all()) == {"graded"}:
-                    break
-            time.sleep(0.05)
+        _wait_all_graded(sessions)
     finally:
         worker.stop.set()
         loops.join(timeout=10)
@@ -290,14 +305,8 @@ def test_the_claim_loops_follow_the_number_of_slots_as_the_cluster_grows_and_shr
     from autograder.service.queue import Queue
     from autograder.service.worker import Worker
 
-    course = tmp_path / "course"
-    course.mkdir()
-    sessions = db.connect(db.default_url(course))
     students = ("ann", "ben", "cal", "dot", "eve")
-    with sessions.begin() as s:
-        for student in students:
-            s.add(db.Submission(student=student, assignment=ASSIGNMENT, state=db.QUEUED, size=1,
-                                timestamp="2026-12-01 10:00:00.000000 UTC", notebook_sha256=student[0] * 64))
+    course, sessions = _queued(tmp_path, students)
     grader = _Gated(course)
     worker = Worker(course, sessions, grader, Queue(sessions, worker="w"), sole=True, poll=0.02, resize=0.05)
     loops = threading.Thread(target=worker.run, daemon=True)
@@ -319,12 +328,7 @@ def test_the_claim_loops_follow_the_number_of_slots_as_the_cluster_grows_and_shr
         time.sleep(0.5)
         assert grader.most == 1 and grader.running == third, "two notebooks graded after the cluster shrank"
         grader.release(set(students))
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with sessions() as s:
-                if set(s.scalars(select(db.Submission.state)).all()) == {"graded"}:
-                    break
-            time.sleep(0.05)
+        _wait_all_graded(sessions)
     finally:
         grader.release(set(students))
         worker.stop.set()
