@@ -191,6 +191,9 @@ class _SlowUntilLaterIsGraded:
         self.course, self.sessions = course, sessions
         self.seen_while_slow_ran: dict[str, str] = {}
 
+    def available(self) -> bool:
+        return True
+
     def grade(self, subs):
         from autograder.grading.batch import GRADED
         from autograder.service.db import Submission
@@ -268,6 +271,9 @@ class _Gated:
             self.running.discard(sub.student)
         _record_result(self.course, sub, sub.student[0] * 64)
         return {(sub.student, sub.assignment): (GRADED, None)}
+
+    def available(self) -> bool:
+        return True
 
     def wait_running(self, n: int, timeout: float = 10) -> set[str]:
         deadline = time.monotonic() + timeout
@@ -359,3 +365,171 @@ def test_the_services_slots_on_a_cluster_are_its_worker_threads_now(tmp_path: Pa
             while grader.slots != 2 and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert grader.slots == 2
+
+
+class _Outage:
+    """A stand-in grader whose cluster is away while :attr:`down` is set (each grading raises, as
+    ``grade_submissions`` does on a closed client), and that records every notebook once it is back.
+    With ``broken``, every grading raises although the cluster is there (a fault that is not the
+    cluster's)."""
+
+    slots = 2
+
+    def __init__(self, course: Path, broken: bool = False) -> None:
+        self.course, self.down, self.broken = course, True, broken
+        self.calls = 0
+        self.asked = 0
+
+    def available(self) -> bool:
+        self.asked += 1
+        return not self.down
+
+    def grade(self, subs):
+        from autograder.grading.batch import GRADED
+
+        self.calls += 1
+        if self.down or self.broken:
+            raise RuntimeError("the scheduler is gone")
+        for sub in subs:
+            _record_result(self.course, sub, sub.student[0] * 64)
+        return {(s.student, s.assignment): (GRADED, None) for s in subs}
+
+
+def _run_worker(course: Path, sessions, grader, seconds: float):
+    """A service worker (backing off from 0.05 s to 0.2 s) run for ``seconds``, then left running; stop it
+    with the returned function."""
+    import threading
+
+    from autograder.service.queue import Queue
+    from autograder.service.worker import Worker
+
+    worker = Worker(course, sessions, grader, Queue(sessions, worker="w"), sole=True, poll=0.02, resize=0.05,
+                    backoff=(0.05, 0.2))
+    loops = threading.Thread(target=worker.run, daemon=True)
+    loops.start()
+    time.sleep(seconds)
+
+    def stop() -> None:
+        worker.stop.set()
+        loops.join(timeout=10)
+        assert not loops.is_alive()
+    return stop
+
+
+def test_a_cluster_that_goes_away_costs_the_queue_nothing_and_it_is_graded_when_it_comes_back(tmp_path: Path) -> None:
+    """While the grading cluster is away, submissions stay queued (never failed: an outage is not the
+    student's doing, however long), the loops wait for it, doubling their wait, rather than claiming and
+    releasing in a spin; once it is back, each submission is graded exactly once."""
+    from autograder.service import db
+
+    students = ("ann", "ben", "cal")
+    course, sessions = _queued(tmp_path, students)
+    grader = _Outage(course)
+    stop = _run_worker(course, sessions, grader, seconds=2.0)
+    try:
+        with sessions() as s:
+            rows = s.scalars(select(db.Submission)).all()
+            assert {(r.state, r.attempts) for r in rows} == {(db.QUEUED, 0)}, [(r.state, r.attempts) for r in rows]
+        assert grader.calls <= grader.slots, f"{grader.calls} gradings tried while the cluster was away"
+        assert 2 <= grader.asked <= 60, grader.asked  # asked again and again, less often as it lasts
+        grader.down = False
+        _wait_all_graded(sessions)
+    finally:
+        stop()
+    with sessions() as s:
+        assert set(s.scalars(select(db.Submission.state)).all()) == {db.GRADED}
+        finished = s.execute(select(db.Event.submission_id).where(db.Event.kind == "graded")).scalars().all()
+    assert len(finished) == len(students) == len(set(finished))
+
+
+def test_a_grading_that_fails_while_the_cluster_is_there_counts_as_a_try(tmp_path: Path) -> None:
+    """The other side: a fault that is not the cluster's costs a try each time, and after the last the
+    submission is failed with the reason, so that one notebook cannot hold the queue forever."""
+    from autograder.service import db
+    from autograder.service.queue import MAX_ATTEMPTS
+
+    course, sessions = _queued(tmp_path, ("ann",))
+    grader = _Outage(course, broken=True)
+    grader.down = False
+    stop = _run_worker(course, sessions, grader, seconds=0)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with sessions() as s:
+                if s.scalar(select(db.Submission.state)) == db.FAILED:
+                    break
+            time.sleep(0.05)
+    finally:
+        stop()
+    with sessions() as s:
+        row = s.scalars(select(db.Submission)).one()
+        assert (row.state, row.attempts) == (db.FAILED, MAX_ATTEMPTS) and "grader failed" in row.error, row.error
+    assert grader.calls == MAX_ATTEMPTS
+
+
+def test_the_service_reconnects_to_a_scheduler_that_was_restarted(tmp_path: Path) -> None:
+    """A real scheduler and worker, killed: while the client tries to reconnect the grader says the
+    cluster is unavailable (and the loops wait), and once the client has given up it is replaced; a
+    scheduler and worker started again on the same address are then used without restarting the
+    service."""
+    import socket
+    import subprocess
+
+    from test_grade import _env
+
+    from autograder.service.worker import Grader
+
+    dask = Path(sys.executable).parent / "dask"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    procs: list[subprocess.Popen] = []
+
+    def start() -> None:
+        log = open(tmp_path / f"dask-{len(procs)}.log", "wb")
+        procs.append(subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                                       "--no-dashboard"], env=_env(), stdout=log, stderr=subprocess.STDOUT))
+        procs.append(subprocess.Popen([str(dask), "worker", address, "--nthreads", "1", "--no-dashboard"], env=_env(),
+                                      stdout=log, stderr=subprocess.STDOUT))
+
+    def stop() -> None:
+        for proc in procs:
+            proc.kill()
+            proc.wait(timeout=30)
+        procs.clear()
+
+    def until(check, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            assert time.monotonic() < deadline, (tmp_path / "dask-0.log").read_text()[-2000:]
+            time.sleep(0.5)
+
+    start()
+    grader = Grader(tmp_path, scheduler=address, timeout=3)  # the client gives up reconnecting after 3 s
+    try:
+        until(lambda: _connects(grader))
+        assert grader.available() and grader.slots == 1
+        first = grader.engine.client
+        stop()
+        until(lambda: grader.engine.client.status != "running", timeout=30)
+        assert not grader.available() and grader.slots == 1  # the last size seen, the scheduler away
+        until(lambda: first.status == "closed", timeout=60)
+        assert not grader.available()  # a new connection is tried, and fails: nobody answers yet
+        start()
+        until(grader.available)
+        until(lambda: grader.engine.capacity == 1)
+        assert grader.engine.client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3
+    finally:
+        grader.__exit__(None, None, None)
+        stop()
+
+
+def _connects(grader) -> bool:
+    """Start ``grader`` (connect to its scheduler); whether it could."""
+    from autograder.course import CourseError
+
+    try:
+        grader.__enter__()
+        return True
+    except CourseError:
+        return False

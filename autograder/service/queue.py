@@ -92,12 +92,16 @@ class Queue:
                 self._event(s, sid, kind)
             return done == 1
 
-    def release(self, sid: int, reason: str, worker: str | None = None) -> str | None:
-        """A grading that did not complete: queued again, or failed after :data:`MAX_ATTEMPTS`; the new state."""
+    def release(self, sid: int, reason: str, worker: str | None = None, charge: bool = True) -> str | None:
+        """A grading that did not complete: queued again, or failed after :data:`MAX_ATTEMPTS`; the new state.
+        Without ``charge`` (the grading cluster went away, not the submission's doing) the try is not
+        counted, and it is queued again."""
         with self.sessions.begin() as s:
             row = s.get(Submission, sid)
             if row is None or row.state != GRADING or row.worker != (worker or self.worker):
                 return None
+            if not charge:
+                row.attempts = max(0, row.attempts - 1)
             row.state = QUEUED if row.attempts < MAX_ATTEMPTS else FAILED
             row.error, row.lease_expires = reason, None
             if row.state == FAILED:

@@ -29,10 +29,15 @@ class Grader:
     :func:`autograder.grading.batch.grade_submissions`, which grades and records (a context manager)."""
 
     def __init__(self, course_dir: Path, workers: int | None = None, scheduler: str | None = None,
-                 sandbox: str = "auto", limits: Any = None, max_bytes: int = MAX_NOTEBOOK_BYTES) -> None:
+                 sandbox: str = "auto", limits: Any = None, max_bytes: int = MAX_NOTEBOOK_BYTES,
+                 timeout: float | None = None) -> None:
         self.course_dir, self.workers, self.scheduler = course_dir, workers, scheduler
+        #: Seconds to connect to the scheduler, and for its client to reconnect (default: the engine's).
+        self.timeout = timeout
         self.sandbox, self.limits, self.max_bytes = sandbox, limits, max_bytes
         self.engine: Any = None
+        self._last_slots = max(1, workers or 1)
+        self._reconnecting = threading.Lock()
 
     @property
     def slots(self) -> int:
@@ -43,14 +48,35 @@ class Grader:
 
         if self.scheduler is None:
             return max(1, self.workers or os.cpu_count() or 1)
-        if self.engine is None or self.engine.client is None:
-            return max(1, self.workers or 1)
-        return max(1, self.engine.capacity)
+        if self.engine is None or getattr(self.engine.client, "status", None) != "running":
+            return self._last_slots  # the scheduler away: as many as when it was last seen
+        self._last_slots = max(1, self.engine.capacity)
+        return self._last_slots
+
+    def available(self) -> bool:
+        """Whether the cluster can grade now. A client that gave up on its scheduler (one restarted or
+        away longer than the connection timeout) is replaced by a new connection, or a stopped local
+        cluster by a new one; while the client is still reconnecting, or the new start fails, no.
+        Never raises."""
+        with self._reconnecting:
+            try:
+                status = getattr(self.engine.client, "status", None)
+                if status in ("connecting", "newly-created"):
+                    return False
+                if status != "running":
+                    self.engine.close()
+                    self.engine.start()
+                return self.engine.client.status == "running"
+            except Exception as err:  # noqa: BLE001 - unreachable for now: the caller waits and asks again
+                print(f"autograder serve: the grading cluster is unavailable: {type(err).__name__}: "
+                      f"{neutral(str(err), False)}", file=sys.stderr)
+                return False
 
     def __enter__(self) -> Grader:
         from autograder.grading.engine import Engine
 
-        self.engine = Engine(scheduler=self.scheduler, workers=self.workers).__enter__()
+        timeout = {} if self.timeout is None else {"timeout": self.timeout}
+        self.engine = Engine(scheduler=self.scheduler, workers=self.workers, **timeout).__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -74,7 +100,7 @@ class Worker:
     the others."""
 
     def __init__(self, course_dir: Path, sessions: sessionmaker[Session], grader: Grader, queue: Queue,
-                 sole: bool, poll: float = 0.5, resize: float = 2.0) -> None:
+                 sole: bool, poll: float = 0.5, resize: float = 2.0, backoff: tuple[float, float] = (1.0, 60.0)) -> None:
         self.course_dir, self.sessions, self.grader, self.queue = course_dir, sessions, grader, queue
         #: True when no other service shares the database (SQLite): recover every interrupted row at once.
         self.sole = sole
@@ -83,6 +109,9 @@ class Worker:
         self.resize = resize
         #: The grading slots wanted now (:attr:`Grader.slots`, read by :meth:`run`).
         self.wanted = 1
+        #: Seconds a claim loop first waits, and waits at most, while the grading cluster is unavailable
+        #: (doubling in between).
+        self.backoff = backoff
         self.stop = threading.Event()
 
     def start_up(self) -> None:
@@ -119,6 +148,7 @@ class Worker:
         claims only while there are more slots than that (:attr:`wanted`). Exceptions are reported and
         the loop goes on (a bad moment must not stop grading)."""
         last_recover = time.monotonic()
+        wait = 0.0  # while the cluster is unavailable: how long to wait before asking again
         while not self.stop.is_set():
             try:
                 if recovers and time.monotonic() - last_recover > self.queue.lease.total_seconds() / 2:
@@ -127,19 +157,26 @@ class Worker:
                 if slot >= self.wanted:
                     self.stop.wait(self.poll)
                     continue
+                if wait and not self.grader.available():  # nothing claimed while the cluster is away
+                    self.stop.wait(wait)
+                    wait = min(2 * wait, self.backoff[1])
+                    continue
                 claimed = self.queue.claim(1)
                 if not claimed:
                     self.stop.wait(self.poll)
                     continue
-                self.grade(claimed[0])
+                wait = 0.0 if self.grade(claimed[0]) else self.backoff[0]
             except Exception as err:  # the database away for a moment, say
                 print(f"autograder serve: grading loop: {type(err).__name__}: {neutral(str(err), False)}",
                       file=sys.stderr)
                 self.stop.wait(max(self.poll, 1.0))
 
-    def grade(self, c: Claimed) -> None:
+    def grade(self, c: Claimed) -> bool:
         """Grade one claimed submission, renewing its lease meanwhile; then finish it if its grade is
-        recorded on disk (the engine's "up to date" counts one recorded before the claim), else release it."""
+        recorded on disk (the engine's "up to date" counts one recorded before the claim), else release it.
+        A release counts as one of its tries (:data:`autograder.service.queue.MAX_ATTEMPTS`) only if the
+        grading cluster is still there: a cluster that went away (its scheduler restarted, say) costs the
+        submission nothing, and ``False`` is returned so that the loop waits for it to come back."""
         from autograder.grading.batch import UP_TO_DATE
         from autograder.grading.batch import Submission as BatchSubmission
 
@@ -168,6 +205,8 @@ class Worker:
         outcome = recorded_outcome(self.course_dir, c, since_claimed=status != UP_TO_DATE)
         if outcome is not None:
             self.queue.finish(c.id, outcome)
-        else:
-            self.queue.release(c.id, reason or "the grading machine could not grade it this time (busy, or the "
-                               "gradebook was locked); it will be tried again")
+            return True
+        available = self.grader.available()
+        self.queue.release(c.id, reason or "the grading machine could not grade it this time (busy, or the "
+                           "gradebook was locked); it will be tried again", charge=available)
+        return available
