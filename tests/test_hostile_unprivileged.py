@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -38,6 +39,9 @@ pytestmark = [pytest.mark.hostile,
               pytest.mark.skipif(os.geteuid() != 0, reason="changing to an unprivileged uid needs root")]
 
 LIMITS = {"cell_timeout": 3, "total_timeout": 120, "max_output_bytes": 100_000}
+#: Memory no address-space limit sees (no cgroup counts it without root): it must stay under the limit.
+HOLDS = ("memfd", "sysv", "/dev/shm", "/tmp")
+MEMORY_LIMITS = {"cell_timeout": 60, "total_timeout": 180, "memory_mb": 768}
 #: The cells run before the honest answers, by name; each costs only itself.
 CELLS = {"fork bomb": (H.FORK_BOMB, ("MemoryError", "TimeLimitExceeded")),
          "kill -9 itself": (H.KILL_SELF, "ProcessDied: the process was killed by SIGKILL"),
@@ -65,7 +69,8 @@ class Unprivileged:
 def _requests(course: Path, token: str, port: int) -> list[dict]:
     project, course_dir = str(PROJECT_ROOT), str(course)
     hostile = [{"op": "hostile", "cells": [cell], "limits": LIMITS} for cell, _ in CELLS.values()]
-    return [{"op": "whoami"}, *hostile,
+    holds = [{"op": "hostile", "cells": [H.hold_memory(kind, 3 * 1024)], "limits": MEMORY_LIMITS} for kind in HOLDS]
+    return [{"op": "whoami"}, *hostile, *holds,
             {"op": "hostile", "cells": [H.MEMORY_BOMB], "limits": {"cell_timeout": 60, "total_timeout": 180,
                                                                    "memory_mb": 1024}},
             {"op": "hostile", "cells": [H.lingering_processes(token)], "limits": LIMITS},
@@ -187,6 +192,18 @@ def test_a_hostile_cell_costs_only_itself(unprivileged, name):
 def test_memory_bomb_hits_the_memory_limit(unprivileged):
     answer = _answer(unprivileged, "hostile", "cells", [H.MEMORY_BOMB])
     assert answer["cell_errors"][0][0] == 1 and answer["cell_errors"][0][1].startswith("MemoryError"), answer
+    _assert_honest_graded(answer)
+
+
+@pytest.mark.parametrize("kind", HOLDS)
+def test_memory_no_address_space_limit_sees_is_bounded(unprivileged, kind):
+    """Without root there is no memory cgroup: the filter refuses memfd and System V segments, and the
+    scratch tmpfs are capped, so 3 GB cannot be held past a 768 MB limit."""
+    answer = _answer(unprivileged, "hostile", "cells", [H.hold_memory(kind, 3 * 1024)])
+    errors = dict(answer["cell_errors"])
+    assert 1 in errors, answer["cell_errors"]
+    held = re.search(r"held (\d+) MB", errors[1])
+    assert (held and int(held.group(1)) <= MEMORY_LIMITS["memory_mb"]) or errors[1].startswith("MemoryError"), errors
     _assert_honest_graded(answer)
 
 
