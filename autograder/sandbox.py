@@ -40,9 +40,10 @@ unshares new mount, PID, IPC, network and UTS namespaces, mounts a fresh ``/tmp`
 ``/proc``, joins the run's memory cgroup, drops to the run's uid (as root; without root it keeps the
 grader's, as a cold start does) and installs the seccomp filter before any student code runs
 (:class:`_Warm`). The zygote never holds a submission's cells or inputs, and it is replaced when it
-died or something traces it. ``AUTOGRADER_COLD_START=1`` turns it off (:func:`warm_start_enabled`). Measured here (2 cores, torch 2.13
-CPU, ``benchmarks/warm_start.py``): a cold start costs what starting Python and importing torch,
-pandas and IPython cost (about 1.5-2 s; bwrap adds under 0.1 s), a warm one a fork and the namespaces.
+died or something traces it. ``AUTOGRADER_COLD_START=1`` turns it off (:func:`warm_start_enabled`).
+Measured here (2 cores, torch 2.13 CPU, ``benchmarks/warm_start.py``): a cold start costs what
+starting Python and importing torch, pandas and IPython cost (about 1.2 s; bwrap adds under 0.1 s), a
+warm one a fork and the namespaces (about 0.06 s).
 
 A cell or a call that kills the process (``os._exit``, a segfault, a time limit) is recorded as that
 cell's or case's error and the submission is replayed in a new process without it, a few times at

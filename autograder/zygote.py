@@ -27,7 +27,8 @@ C waits for P1 and reports its status on the run's socket. No student code ever 
 C or P1; nothing of a run goes through the zygote (the cells, and the hidden cases, travel on the
 run's own pipes), and a child can reach nothing of the zygote: its memory is a copy, its descriptors
 are closed, its files are not in the child's ``/tmp``, its PID is in no namespace the child sees, and
-as root it runs as another uid. P1, which the runner sees, is not dumpable. ``docs/DESIGN.md`` ("Warm start") gives the reasons.
+as root it runs as another uid. P1, which the runner sees, is not dumpable. ``docs/DESIGN.md`` ("Warm
+start") gives the reasons.
 
 Self-contained: the standard library, and ``_runner.py`` beside this file (loaded by path).
 """

@@ -100,7 +100,8 @@ class Worker:
     the others."""
 
     def __init__(self, course_dir: Path, sessions: sessionmaker[Session], grader: Grader, queue: Queue,
-                 sole: bool, poll: float = 0.5, resize: float = 2.0, backoff: tuple[float, float] = (1.0, 60.0)) -> None:
+                 sole: bool, poll: float = 0.5, resize: float = 2.0,
+                 backoff: tuple[float, float] = (1.0, 60.0)) -> None:
         self.course_dir, self.sessions, self.grader, self.queue = course_dir, sessions, grader, queue
         #: True when no other service shares the database (SQLite): recover every interrupted row at once.
         self.sole = sole
