@@ -425,13 +425,16 @@ def status():
         fields = dict(line.rstrip("\\n").split(":\\t", 1) for line in f if ":\\t" in line)
     with open("/proc/self/cgroup") as f:
         cgroups = sorted({line.rstrip("\\n").split(":", 2)[2] for line in f})
+    with open("/proc/1/status") as f:
+        init = dict(line.rstrip("\\n").split(":\\t", 1) for line in f if ":\\t" in line)
     return {k: fields[k] for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")}, \\
-        os.getresuid(), os.getgroups(), os.getpid(), sorted(p for p in os.listdir("/proc") if p.isdigit()), cgroups
+        os.getresuid(), os.getgroups(), os.getpid(), sorted(p for p in os.listdir("/proc") if p.isdigit()), cgroups, \\
+        init["SigCgt"]
 '''
     result = sandbox.run_submission([cell], {"status": ("return", [()])}, LIMITS, sandbox="bwrap")
     (outcome,) = result.outcomes["status"]
     assert outcome.error is None, (outcome.error, result.output)
-    fields, uids, groups, pid, pids, cgroups = outcome.value
+    fields, uids, groups, pid, pids, cgroups, init_catches = outcome.value
     assert {k: v for k, v in fields.items() if k.startswith("Cap")} == dict.fromkeys(
         ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"), "0000000000000000")
     assert fields["NoNewPrivs"] == "1" and fields["Seccomp"] == "2"  # filtered, for good
@@ -441,4 +444,6 @@ def status():
     else:  # the grader's, the only one its user namespace maps; groups not mapped there show as "nogroup"
         assert uids[0] == os.getuid() and set(groups) <= {os.getgid(), OVERFLOW_GID}, groups
     assert pid == 2 and pids == ["1", "2"]  # its own PID namespace: its init and itself
+    # its init handles no signal, so none the runner sends it is delivered (without root it may send them)
+    assert init_catches == "0000000000000000"
     assert cgroups == ["/"]  # its own cgroup namespace, rooted at the run's cgroup
