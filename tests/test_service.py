@@ -467,6 +467,7 @@ def test_a_grading_that_fails_while_the_cluster_is_there_counts_as_a_try(tmp_pat
     assert grader.calls == MAX_ATTEMPTS
 
 
+@pytest.mark.dask
 def test_the_service_reconnects_to_a_scheduler_that_was_restarted(tmp_path: Path) -> None:
     """A real scheduler and worker, killed: while the client tries to reconnect the grader says the
     cluster is unavailable (and the loops wait), and once the client has given up it is replaced; a
