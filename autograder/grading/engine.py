@@ -225,8 +225,8 @@ class Engine:
     @property
     def capacity(self) -> int:
         """How many submissions the cluster grades at once now: its workers' threads (a local cluster's
-        workers have one each), asked of the scheduler, so it follows workers that join or leave (an
-        adaptive dask-jobqueue cluster, say). Only the total is fetched, not the workers' list."""
+        workers have one each), asked of the scheduler, so it follows workers that join or leave. Only
+        the total is fetched, not the workers' list."""
         return int(self.client.scheduler_info(n_workers=0)["total_threads"])
 
 
