@@ -102,6 +102,8 @@ MAX_OPEN_FILES = 1024
 SYSTEM_PATHS = ("/usr/bin", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libx32", "/usr/share/zoneinfo",
                 "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
                 "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/nsswitch.conf")
+#: Prefixes a system's Python shares with everything else installed: never bound whole.
+SYSTEM_PREFIXES = ("/", "/usr", "/usr/local")
 #: Folders hidden under an empty tmpfs should a bound folder contain them (nbgrader exchanges).
 MASKED_PATHS = ("/usr/local/share/nbgrader", "/srv/nbgrader")
 #: Seconds past a cell's or call's limit before this process kills the sandbox (the sandbox first
@@ -169,9 +171,10 @@ class RunResult:
 # ------------------------------------------------------------------------------------ the sandbox
 
 def _python_paths() -> list[str]:
-    """The folders the sandboxed Python needs, read-only: the environment, and of its installation the
-    standard library, the shared ``libpython`` and the interpreter's folder, not the whole prefix (for a
-    system Python that prefix is ``/usr``, with ``/usr/local``, ``/usr/src`` and the rest)."""
+    """The folders the sandboxed Python needs, read-only: the environment, and its installation: the
+    whole prefix of a Python of its own (pyenv, conda, uv), but of a system Python (prefix ``/usr``,
+    with ``/usr/local``, ``/usr/src`` and the rest) only the standard library, the shared ``libpython``
+    and the interpreter's folder."""
     import site
     import sysconfig
 
@@ -180,6 +183,8 @@ def _python_paths() -> list[str]:
               os.path.dirname(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))}
     if sysconfig.get_config_var("Py_ENABLE_SHARED"):
         wanted.add(sysconfig.get_config_var("LIBDIR"))
+    if os.path.realpath(sys.base_prefix) not in SYSTEM_PREFIXES:
+        wanted.add(sys.base_prefix)
     paths = sorted({os.path.realpath(p) for p in wanted if p and os.path.isdir(p)})
     # drop folders inside another one, or inside what the sandbox sees of the system anyway
     keep = [p for p in paths if not any(p != q and _inside(p, q) for q in paths)]
