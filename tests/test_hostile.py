@@ -27,7 +27,6 @@ import pytest
 
 from autograder import sandbox
 from autograder.exercises.ch2 import SPECS
-from autograder.runtime import compare_observed
 from solutions.paths import PROJECT_ROOT
 from hostile import cells as H
 from hostile.host import processes_running
@@ -39,20 +38,8 @@ LIMITS = sandbox.Limits(cell_timeout=3, total_timeout=120, max_output_bytes=100_
 #: Probes walk the file system (unsandboxed: the host's): slow on a loaded machine.
 PROBE_LIMITS = sandbox.Limits(cell_timeout=60, total_timeout=180)
 ASSIGNMENT = "ch2_gradient_descent"
-#: Per exercise: its kind, public arguments and hidden arguments (which enter the process last).
-CALLS = {s.id: (s.kind, s.public_args(), s.hidden_args()) for s in SPECS}
-EXPECTED = {s.id: [e for _, e in s.expected(s.public_args() + s.hidden_args())] for s in SPECS}
+CALLS, EXPECTED, SPEC, verdicts = H.CALLS, H.EXPECTED, H.SPEC, H.verdicts
 N_CASES = {i: len(EXPECTED[i]) for i in EXPECTED}
-SPEC = {s.id: s for s in SPECS}
-#: The sandbox's only writable places and their sizes.
-SCRATCH_CAPS = {sandbox.SANDBOX_TMP: sandbox.SCRATCH_BYTES, "/dev/shm": sandbox.SHM_BYTES}
-
-
-def verdicts(result: sandbox.RunResult, ids=None) -> dict[str, list[bool]]:
-    """Per exercise, whether each case matched the reference (compared here, outside the sandbox)."""
-    return {i: [o.error is None and compare_observed(e, o.value, SPEC[i].kind, SPEC[i].rtol, SPEC[i].atol) is None
-                for e, o in zip(EXPECTED[i], result.outcomes[i])]
-            for i in (ids or CALLS)}
 
 
 def run_hostile(*hostile: str, limits: sandbox.Limits = LIMITS, calls=None) -> sandbox.RunResult:
@@ -176,8 +163,8 @@ def test_the_only_places_to_write_are_the_capped_scratch_folders(start, monkeypa
         monkeypatch.setenv(sandbox.COLD_START_VARIABLE, "1")
     found = probe(H.PROBE_WRITABLE_MOUNTS, "probe_writable_mounts")
     assert {point for point, *_ in found} >= {"/tmp", "/dev/shm"}, found
-    assert H.unbounded_mounts(found, SCRATCH_CAPS) == [], found
-    assert H.unbounded_mounts(probe(H.PROBE_WRITABLE_MOUNTS, "probe_writable_mounts", mode="none"), SCRATCH_CAPS)
+    assert H.unbounded_mounts(found) == [], found
+    assert H.unbounded_mounts(probe(H.PROBE_WRITABLE_MOUNTS, "probe_writable_mounts", mode="none"))
 
 
 # ----------------------------------------------------- attempts to fake a verdict from the inside

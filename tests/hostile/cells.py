@@ -13,10 +13,27 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import sandbox
 from autograder.exercises.ch2 import SPECS
+from autograder.runtime import compare_observed
 
 #: The ch2 exercises (in chapter order) whose honest answers are mixed with hostile cells: every one.
 HONEST_FUNCTIONS = tuple(spec.reference for spec in SPECS)
+#: Per exercise: its kind, public arguments and hidden arguments (which enter the process last).
+CALLS = {s.id: (s.kind, s.public_args(), s.hidden_args()) for s in SPECS}
+EXPECTED = {s.id: [e for _, e in s.expected(s.public_args() + s.hidden_args())] for s in SPECS}
+SPEC = {s.id: s for s in SPECS}
+#: The sandbox's only writable places and their sizes.
+SCRATCH_CAPS = {sandbox.SANDBOX_TMP: sandbox.SCRATCH_BYTES, "/dev/shm": sandbox.SHM_BYTES}
+
+
+def verdicts(result: sandbox.RunResult, ids=None) -> dict[str, list[bool]]:
+    """Per exercise, whether each case matched the reference (compared here, outside the sandbox); an
+    exercise with no outcomes at all fails every case."""
+    missing = sandbox.CaseOutcome(value=None, error="no outcome")
+    return {i: [o.error is None and compare_observed(e, o.value, SPEC[i].kind, SPEC[i].rtol, SPEC[i].atol) is None
+                for e, o in zip(EXPECTED[i], result.outcomes.get(i) or [missing] * len(EXPECTED[i]))]
+            for i in (ids or CALLS)}
 SETUP = """\
 from __future__ import annotations
 import math
@@ -516,7 +533,7 @@ def probe_writable_mounts():
 DEVICE_NODES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
 
 
-def unbounded_mounts(found: list, caps: dict[str, int]) -> list:
+def unbounded_mounts(found: list, caps: dict[str, int] = SCRATCH_CAPS) -> list:
     """Those of :data:`PROBE_WRITABLE_MOUNTS`'s findings that are not a scratch tmpfs capped at most at
     ``caps[mount point]`` bytes, /proc, the pseudo-terminals or a device node."""
     bad = []

@@ -19,22 +19,14 @@ import os
 import sys
 
 from autograder import sandbox
-from autograder.exercises.ch2 import SPECS
-from autograder.runtime import compare_observed
 from hostile import cells as H
-
-CALLS = {s.id: (s.kind, s.public_args(), s.hidden_args()) for s in SPECS}
-EXPECTED = {s.id: [e for _, e in s.expected(s.public_args() + s.hidden_args())] for s in SPECS}
-SPEC = {s.id: s for s in SPECS}
 
 
 def _hostile(request: dict) -> dict:
     limits = sandbox.Limits(**request.get("limits", {}))
-    result = sandbox.run_submission([H.SETUP, *request["cells"], *H.honest_cells()], CALLS, limits, sandbox="bwrap")
-    verdicts = {i: [o.error is None and compare_observed(e, o.value, SPEC[i].kind, SPEC[i].rtol, SPEC[i].atol) is None
-                    for e, o in zip(EXPECTED[i], result.outcomes.get(i, []))]
-                for i in CALLS}
-    return {"cell_errors": result.cell_errors, "fatal": result.fatal, "verdicts": verdicts,
+    result = sandbox.run_submission([H.SETUP, *request["cells"], *H.honest_cells()], H.CALLS, limits,
+                                    sandbox="bwrap")
+    return {"cell_errors": result.cell_errors, "fatal": result.fatal, "verdicts": H.verdicts(result),
             "output_bytes": len(result.output.encode()), "seconds": result.seconds}
 
 
