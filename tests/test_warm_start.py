@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from autograder import cgroups, sandbox
-from autograder.exercises.ch2 import SPECS
 from autograder.runtime import compare_observed
 from hostile import cells as H
 from hostile.host import processes_running
@@ -30,9 +29,7 @@ pytestmark = [pytest.mark.hostile,
               pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap is not installed")]
 
 LIMITS = sandbox.Limits(cell_timeout=5, total_timeout=120, max_output_bytes=100_000)
-SPEC = {s.id: s for s in SPECS}
-CALLS = {s.id: (s.kind, s.public_args(), s.hidden_args()) for s in SPECS}
-EXPECTED = {s.id: [e for _, e in s.expected(s.public_args() + s.hidden_args())] for s in SPECS}
+SPEC, CALLS, EXPECTED = H.SPEC, H.CALLS, H.EXPECTED
 
 #: The group id the kernel shows for a group not mapped in a user namespace (``/proc/sys/kernel/overflowgid``).
 OVERFLOW_GID = int(Path("/proc/sys/kernel/overflowgid").read_text())
