@@ -59,6 +59,7 @@ import array
 import atexit
 import builtins
 import contextlib
+import functools
 import itertools
 import re
 import json
@@ -170,11 +171,12 @@ class RunResult:
 
 # ------------------------------------------------------------------------------------ the sandbox
 
-def _python_paths() -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _python_paths() -> tuple[str, ...]:
     """The folders the sandboxed Python needs, read-only: the environment, and its installation: the
     whole prefix of a Python of its own (pyenv, conda, uv), but of a system Python (prefix ``/usr``,
     with ``/usr/local``, ``/usr/src`` and the rest) only the standard library, the shared ``libpython``
-    and the interpreter's folder."""
+    and the interpreter's folder. The same for the life of the process (every warm run asks): kept."""
     import site
     import sysconfig
 
@@ -188,10 +190,10 @@ def _python_paths() -> list[str]:
     paths = sorted({os.path.realpath(p) for p in wanted if p and os.path.isdir(p)})
     # drop folders inside another one, or inside what the sandbox sees of the system anyway
     keep = [p for p in paths if not any(p != q and _inside(p, q) for q in paths)]
-    return [p for p in keep if not any(_inside(p, s) for s in SYSTEM_PATHS)]
+    return tuple(p for p in keep if not any(_inside(p, s) for s in SYSTEM_PATHS))
 
 
-def _check_exposure(paths: list[str]) -> None:
+def _check_exposure(paths: tuple[str, ...]) -> None:
     """Refuse to sandbox if a bound folder would expose the project (solutions, course, gradebook)."""
     from solutions.paths import PROJECT_ROOT
 
