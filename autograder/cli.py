@@ -166,7 +166,8 @@ def _add_service_parsers(sub, course: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", parents=course,
                        help="run the grading service: students submit from anywhere, the queue grades")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: behind a proxy)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000,
+                   help="port to listen on (default 8000; 0: a free one, which the \"listening on\" line says)")
     p.add_argument("--db", default=None, help=db_help)
     p.add_argument("--workers", type=int, default=None, help="notebooks graded at once (default: the number of cores); "
                    "with --scheduler, how many workers to wait for at start (default 1)")

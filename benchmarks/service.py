@@ -25,8 +25,8 @@ import csv
 import json
 import os
 import shutil
+import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -85,9 +85,12 @@ def make_notebooks(course: Path, n: int) -> list[tuple[str, bytes]]:
 
 
 class Service:
-    def __init__(self, course: Path, port: int, workers: int | None, db: str | None) -> None:
-        self.course, self.port, self.workers, self.db = course, port, workers, db
-        self.url = f"http://127.0.0.1:{port}"
+    """``autograder serve`` on a port the kernel picks at the first start (never one picked here and handed
+    over, which another listener could take first), and on that same port after a restart."""
+
+    def __init__(self, course: Path, workers: int | None, db: str | None) -> None:
+        self.course, self.port, self.workers, self.db = course, 0, workers, db
+        self.url = ""
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -95,18 +98,23 @@ class Service:
                "--lease-seconds", "10", "--max-queued", "100000"]
         cmd += ["--workers", str(self.workers)] if self.workers else []
         cmd += ["--db", self.db] if self.db else []
-        log = open(self.course.parent / "serve.log", "a")
+        path = self.course.parent / "serve.log"
+        start = path.stat().st_size if path.exists() else 0
+        log = open(path, "a")
         self.proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(self.url + "/login", timeout=5).read()
+            with open(path, "rb") as f:
+                f.seek(start)
+                said = re.search(rb"listening on 127\.0\.0\.1:(\d+) ", f.read())
+            if said:
+                self.port = int(said.group(1))
+                self.url = f"http://127.0.0.1:{self.port}"
                 return
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise SystemExit(f"benchmark: the service exited; see {self.course.parent / 'serve.log'}")
-                time.sleep(0.5)
+            if self.proc.poll() is not None:
+                raise SystemExit(f"benchmark: the service exited; see {path}")
+            time.sleep(0.5)
         raise SystemExit("benchmark: the service did not start")
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
@@ -155,11 +163,9 @@ def main() -> int:
         with Gradebook(db_url(course), course_id(course)) as gb:
             for s in students:
                 gb.update_or_create_student(s)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        service = Service(course, port, args.workers, args.db)
-        _run("tokens", "--course-dir", str(course), "--base-url", service.url, *(["--db", args.db] if args.db else []))
+        service = Service(course, args.workers, args.db)
+        # the links' address is not used: the clients take the tokens from them, the address from the service
+        _run("tokens", "--course-dir", str(course), "--base-url", "http://127.0.0.1", *(["--db", args.db] if args.db else []))
         with open(course / "service-links.csv") as f:
             tokens = {row["student"]: row["link"].split("#token=")[1] for row in csv.DictReader(f)}
         nbs = make_notebooks(course, args.notebooks)

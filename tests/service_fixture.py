@@ -17,6 +17,7 @@ import csv
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -159,10 +160,10 @@ def make_course(tmp_path_factory: pytest.TempPathFactory, name: str, db: str | N
         for student in STUDENTS:
             gb.update_or_create_student(student, first_name=student.title(), last_name="Test",
                                         email=f"{student}@example.org")
-    port = free_port()
-    url = f"http://{HOST}:{port}"
     db_args = ["--db", db] if db else []
-    proc = run_cli("tokens", "--course-dir", str(course), "--base-url", url, *db_args)
+    # the links' address is not the service's (its port is known only once it listens): the tests take
+    # the tokens from the links and the address from the service
+    proc = run_cli("tokens", "--course-dir", str(course), "--base-url", f"http://{HOST}", *db_args)
     assert proc.returncode == 0, proc.stderr
     with open(course / "service-links.csv", encoding="utf-8") as f:
         links = {row["student"]: row["link"] for row in csv.DictReader(f)}
@@ -171,31 +172,36 @@ def make_course(tmp_path_factory: pytest.TempPathFactory, name: str, db: str | N
     proc = run_cli("tokens", "--course-dir", str(course), "--instructor", *db_args)
     assert proc.returncode == 0, proc.stderr
     instructor = proc.stdout.split("keep it secret): ", 1)[1].split()[0]
-    return Service(url, course, tokens, instructor, args=["--db", db] if db else [])
+    return Service("", course, tokens, instructor, args=["--db", db] if db else [])
 
 
 def start_service(service: Service, *extra: str) -> Service:
-    """Start ``python -m autograder serve`` for ``service`` (in its own process group) and wait for it."""
-    port = service.url.rsplit(":", 1)[1]
+    """Start ``python -m autograder serve`` for ``service`` (in its own process group) on a port the kernel
+    chooses, and wait until it says where it listens; ``service.url`` is then that address (a new one on
+    each start). The tests never pick a free port and hand it over: another listener (the service's own
+    Dask cluster, say) could take it in between, and the test would talk to that."""
     service.log = service.course.parent / "serve.log"
+    start = service.log.stat().st_size if service.log.exists() else 0
     log = open(service.log, "a", encoding="utf-8")
     cmd = [sys.executable, "-m", "autograder", "serve", "--course-dir", str(service.course), "--host", HOST,
-           "--port", port, "--workers", "1", *service.args, *extra]
+           "--port", "0", "--workers", "1", *service.args, *extra]
     service.proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=_env(), stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if service.proc.poll() is not None:
             pytest.fail(f"the service exited with status {service.proc.returncode}:\n{service.tail()}")
-        try:
-            status, _, _ = service.request("/login")
-            if status == 200:
-                return service
-        except OSError:
-            pass
+        with open(service.log, "rb") as f:
+            f.seek(start)
+            said = re.search(rb"listening on " + re.escape(HOST.encode()) + rb":(\d+) ", f.read())
+        if said:
+            service.url = f"http://{HOST}:{int(said.group(1))}"
+            status, _, body = service.request("/login")
+            assert status == 200, body[:500]
+            return service
         time.sleep(0.5)
     service.stop()
-    pytest.fail(f"the service did not answer within {START_TIMEOUT} s:\n{service.tail()}")
+    pytest.fail(f"the service did not say where it listens within {START_TIMEOUT} s:\n{service.tail()}")
 
 
 _SHARED: dict[str, Service] = {}
@@ -264,15 +270,21 @@ def start_postgres() -> Postgres:
         for p in (folder, sockets):
             os.chown(p, user.pw_uid, user.pw_gid)
         run_as = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups"]
-    port = free_port()
     proc = subprocess.run([*run_as, _pg_bin("initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres",
                            "--no-sync", "-E", "UTF8"], capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         pytest.fail(f"initdb failed, so PostgreSQL cannot run here: {proc.stderr or proc.stdout}")
-    proc = subprocess.run([*run_as, _pg_bin("pg_ctl"), "-D", str(datadir), "-l", str(folder / "postgres.log"), "-w",
-                           "-t", "120", "-o", f"-p {port} -k {sockets} -c listen_addresses={HOST} -c fsync=off",
-                           "start"], capture_output=True, text=True, timeout=180)
+    # PostgreSQL takes no port 0: a free port is picked here, and another one if something took it before
+    # the server bound it
+    for _ in range(5):
+        port = free_port()
+        logfile = folder / f"postgres-{port}.log"
+        proc = subprocess.run([*run_as, _pg_bin("pg_ctl"), "-D", str(datadir), "-l", str(logfile), "-w", "-t", "120",
+                               "-o", f"-p {port} -k {sockets} -c listen_addresses={HOST} -c fsync=off", "start"],
+                              capture_output=True, text=True, timeout=180)
+        log = logfile.read_text(errors="replace") if logfile.exists() else ""
+        if proc.returncode == 0 or "Address already in use" not in log:
+            break
     if proc.returncode != 0:
-        log = (folder / "postgres.log").read_text(errors="replace") if (folder / "postgres.log").exists() else ""
         pytest.fail(f"PostgreSQL did not start: {proc.stderr or proc.stdout}\n{log[-2000:]}")
     return Postgres(f"postgresql://postgres@{HOST}:{port}/postgres", datadir, run_as)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -208,6 +209,26 @@ class _SlowUntilLaterIsGraded:
                     time.sleep(0.05)
             _record_result(self.course, sub, sub.student[0] * 64)
         return {(s.student, s.assignment): (GRADED, None) for s in subs}
+
+
+def test_serve_on_a_port_in_use_says_so_and_exits(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The port is bound before anything else starts: one in use is said plainly, with status 2, and no
+    cluster is started for nothing (the service's tests take port 0 and read the port from the log)."""
+    import shutil
+    import socket
+
+    from test_grade import generated_course
+
+    course = tmp_path / "course"
+    shutil.copytree(generated_course(tmp_path_factory), course)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        proc = run_cli("serve", "--course-dir", str(course), "--host", "127.0.0.1", "--port", str(port))
+    assert proc.returncode == 2, proc.stderr
+    assert f"autograder serve: cannot listen on 127.0.0.1:{port}: Address already in use" in proc.stderr
+    assert "Traceback" not in proc.stderr and "listening on" not in proc.stderr
 
 
 def test_a_slow_notebook_holds_only_its_own_slot_and_not_the_next_claims(tmp_path: Path) -> None:
@@ -473,25 +494,26 @@ def test_the_service_reconnects_to_a_scheduler_that_was_restarted(tmp_path: Path
     cluster is unavailable (and the loops wait), and once the client has given up it is replaced; a
     scheduler and worker started again on the same address are then used without restarting the
     service."""
-    import socket
-    import subprocess
-
     from test_grade import _env
 
     from autograder.service.worker import Grader
 
     dask = Path(sys.executable).parent / "dask"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
     procs: list[subprocess.Popen] = []
 
-    def start() -> None:
+    def start(port: int) -> str:
+        """A scheduler on ``port`` (0: one the kernel picks, never one picked here and handed over) and a
+        worker; the scheduler's address."""
         log = open(tmp_path / f"dask-{len(procs)}.log", "wb")
-        procs.append(subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
-                                       "--no-dashboard"], env=_env(), stdout=log, stderr=subprocess.STDOUT))
+        scheduler_file = tmp_path / f"scheduler-{len(procs)}.json"
+        procs.append(subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                       "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+                                      env=_env(), stdout=log, stderr=subprocess.STDOUT))
+        until(scheduler_file.is_file)
+        address = json.loads(scheduler_file.read_text())["address"]
         procs.append(subprocess.Popen([str(dask), "worker", address, "--nthreads", "1", "--no-dashboard"], env=_env(),
                                       stdout=log, stderr=subprocess.STDOUT))
+        return address
 
     def stop() -> None:
         for proc in procs:
@@ -505,7 +527,7 @@ def test_the_service_reconnects_to_a_scheduler_that_was_restarted(tmp_path: Path
             assert time.monotonic() < deadline, (tmp_path / "dask-0.log").read_text()[-2000:]
             time.sleep(0.5)
 
-    start()
+    address = start(0)
     grader = Grader(tmp_path, scheduler=address, timeout=3)  # the client gives up reconnecting after 3 s
     try:
         until(lambda: _connects(grader))
@@ -516,7 +538,7 @@ def test_the_service_reconnects_to_a_scheduler_that_was_restarted(tmp_path: Path
         assert not grader.available() and grader.slots == 1  # the last size seen, the scheduler away
         until(lambda: first.status == "closed", timeout=60)
         assert not grader.available()  # a new connection is tried, and fails: nobody answers yet
-        start()
+        assert start(int(address.rsplit(":", 1)[1])) == address  # the same address again
         until(grader.available)
         until(lambda: grader.engine.capacity == 1)
         assert grader.engine.client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3

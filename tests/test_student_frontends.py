@@ -32,7 +32,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -177,13 +176,6 @@ def student_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 def isolated_env(home: Path) -> dict[str, str]:
     """This process's environment with HOME and every Jupyter/IPython directory inside ``home``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "IPYTHON"))}
@@ -211,28 +203,34 @@ def server(student_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 @contextlib.contextmanager
 def serve(root: Path, home: Path) -> Iterator[Server]:
     """``jupyter lab`` serving ``root``, with ``home`` as HOME and Jupyter's folders (see isolated_env)."""
-    port = free_port()
     log = home / "server.log"
+    # port 0: the server takes a free port itself and writes it to its server-info file, rather than this
+    # test picking one and handing it over (another listener could take it in between)
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--ServerApp.ip={HOST}",
-               f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
+               "--ServerApp.port=0", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
                f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     with log.open("w") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=isolated_env(home),
                                    cwd=root, start_new_session=True)
-    running = Server(f"http://{HOST}:{port}/", root, log)
+    running = Server("", root, log)
     try:
         deadline = time.monotonic() + SERVER_START_S
         while True:
             if process.poll() is not None:
                 pytest.fail(f"jupyter lab exited with {process.returncode}:\n{running.log_tail()}")
+            info = home / "runtime" / f"jpserver-{process.pid}.json"
             try:
-                running.api("api/status")
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"jupyter lab did not answer within {SERVER_START_S} s:\n{running.log_tail()}")
-                time.sleep(0.5)
+                if not running.base_url and info.is_file():
+                    running = Server(f"http://{HOST}:{json.loads(info.read_text())['port']}/", root, log)
+                if running.base_url:
+                    running.api("api/status")
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError, KeyError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"jupyter lab did not answer within {SERVER_START_S} s:\n{running.log_tail()}")
+            time.sleep(0.5)
         yield running
     finally:
         _stop(process, running)
@@ -243,7 +241,7 @@ def _stop(process: subprocess.Popen, server: Server) -> None:
     if process.poll() is None:
         try:
             server.shut_down_kernels()
-        except (urllib.error.URLError, ConnectionError, TimeoutError, TypeError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError, TypeError, ValueError):
             pass  # the server is going away anyway; SIGTERM makes it shut its kernels down too
         os.killpg(process.pid, signal.SIGTERM)
         try:

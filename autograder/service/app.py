@@ -507,6 +507,7 @@ def serve_main(args: Any) -> int:
     import asyncio
 
     import tornado.httpserver
+    import tornado.netutil
 
     from autograder.grading.options import limits_from_args, max_notebook_bytes, sandbox_mode
     from autograder.service.db import connect, resolve_url
@@ -522,28 +523,43 @@ def serve_main(args: Any) -> int:
     grader = Grader(course_dir, workers=args.workers, scheduler=args.scheduler, sandbox=sandbox_mode(args),
                     limits=limits_from_args(args), max_bytes=limits.max_bytes)
 
+    # The port is bound before the cluster starts: a port in use is said at once, and none of the cluster's
+    # own listeners (which take free ports) can take it first. Port 0 lets the kernel choose; the line below
+    # says which.
+    try:
+        sockets = tornado.netutil.bind_sockets(args.port, address=args.host)
+    except OSError as err:
+        print(f"autograder serve: cannot listen on {args.host}:{args.port}: {err.strerror or err}",
+              file=sys.stderr)
+        return 2
+    port = sockets[0].getsockname()[1]
+
     async def main() -> None:
         app = make_app(service)
         server = tornado.httpserver.HTTPServer(app, xheaders=args.behind_proxy,
                                                max_body_size=2 * limits.max_bytes + 2**20)
-        server.listen(args.port, address=args.host)
-        where = "https://<your proxy>" if args.behind_proxy else f"http://{args.host}:{args.port}"
-        print(f"autograder serve: listening on {args.host}:{args.port} ({where}); database {_safe_url(url)}; "
+        server.add_sockets(sockets)
+        where = "https://<your proxy>" if args.behind_proxy else f"http://{args.host}:{port}"
+        print(f"autograder serve: listening on {args.host}:{port} ({where}); database {_safe_url(url)}; "
               f"course {course_dir}", file=sys.stderr, flush=True)
         await asyncio.Event().wait()
 
-    with grader:
-        worker = Worker(course_dir, sessions, grader, queue, sole=url.startswith("sqlite"))
-        worker.start_up()
-        thread = threading.Thread(target=worker.run, name="grading", daemon=True)
-        thread.start()
-        try:
-            asyncio.run(main())
-        except KeyboardInterrupt:
-            pass
-        finally:
-            worker.stop.set()
-            thread.join(timeout=10)
+    try:
+        with grader:
+            worker = Worker(course_dir, sessions, grader, queue, sole=url.startswith("sqlite"))
+            worker.start_up()
+            thread = threading.Thread(target=worker.run, name="grading", daemon=True)
+            thread.start()
+            try:
+                asyncio.run(main())
+            except KeyboardInterrupt:
+                pass
+            finally:
+                worker.stop.set()
+                thread.join(timeout=10)
+    finally:
+        for sock in sockets:
+            sock.close()
     return 0
 
 
