@@ -1,4 +1,5 @@
-"""The course folder: nbgrader's layout, the one list of assignments, errors a user can fix, safe writes.
+"""The course folder: nbgrader's layout, the one list of assignments, errors a user can fix, safe writes,
+and its locks.
 
 Every module of the autograder may import this one: it imports nothing of ours at load time (the
 chapter list is read lazily), so no import circle can pass through it. Grading, the book, the
@@ -7,9 +8,12 @@ assignment generator and the term's commands all name the course's folders from 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from solutions.paths import PROJECT_ROOT
@@ -83,3 +87,21 @@ def write_atomic(path: Path, text: str, newline: str | None = None) -> None:
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise CourseError(f"cannot write {path}: {err.strerror or err}") from None
+
+
+@contextlib.contextmanager
+def course_lock(course_dir: Path, name: str) -> Iterator[None]:
+    """Hold the course's lock called ``name`` for the block: one holder at a time among the threads and
+    the processes of a machine (a ``grade-all`` and the service on one course, say).
+
+    An advisory ``flock`` on ``<course>/.autograder-<name>.lock``, taken on a descriptor of its own (so
+    two threads of one process exclude each other too) and released when the block ends or its holder
+    dies: a crash leaves no stale lock.
+    """
+    course_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(course_dir / f".autograder-{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

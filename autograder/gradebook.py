@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autograder.course import course_lock
 from autograder.late import Lateness, Policy, assess, final_score, parse_time
 from autograder.safe_io import csv_cell
 
@@ -87,11 +87,6 @@ def _ensure_structure(url: str, cid: str, source: SourceAssignment) -> None:
     SaveCells().preprocess(source.notebook.copy(), resources)
 
 
-#: Held while an assignment's structure is written, so that writers in threads of one process (the
-#: service's grading loops) do not both add the same assignment, notebook or cells.
-_STRUCTURING = threading.Lock()
-
-
 class Writer:
     """One connection to the course's gradebook for a batch of :func:`record` calls.
 
@@ -128,7 +123,9 @@ class Writer:
             self.course_dir.mkdir(parents=True, exist_ok=True)
             url, cid = db_url(self.course_dir), course_id(self.course_dir)
             if source.name not in self._structured:  # SaveCells writes on a connection of its own
-                with _STRUCTURING:
+                # held while the structure is checked and written, so that two writers (the service's grading
+                # loops, or the service and a grade-all) do not both add the same assignment, notebook or cells
+                with course_lock(self.course_dir, "gradebook"):
                     _ensure_structure(url, cid, source)
                 self._structured.add(source.name)
             if self._gb is None:

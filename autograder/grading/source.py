@@ -8,7 +8,6 @@ import functools
 import hashlib
 import re
 import sys
-import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import nbformat
 from autograder import safe_io
 from autograder.chapters import chapter_paths, load_exercises
 from autograder.notebook_format import ANSWER_PREFIX, CHECK_PREFIX, METADATA_KEY, QUESTION_PREFIX, TASK_PREFIX
-from autograder.course import CourseError, known_assignments, source_path, unknown_assignment
+from autograder.course import CourseError, course_lock, known_assignments, source_path, unknown_assignment
 from autograder.grading.results import NOT_GRADED
 from autograder.safe_io import MAX_NOTEBOOK_BYTES, BadJSON, UnsafeFile, loads_bounded
 
@@ -146,7 +145,8 @@ def ensure_source(assignment: str, course_dir: Path) -> Path:
         return path
     from autograder import assign
 
-    with _GENERATING:  # two of the service's grading loops may meet an assignment without a source at once
+    # two of the service's grading loops, or the service and a grade-all, may meet it missing at once
+    with course_lock(course_dir, "generate"):
         if path.is_file():
             return path
         how = f"python -m autograder assign {assignment} --course-dir {course_dir}"
@@ -160,10 +160,6 @@ def ensure_source(assignment: str, course_dir: Path) -> Path:
     if not path.is_file():
         raise CourseError(f"no source notebook at {path} after generating it; generate it with: {how}")
     return path
-
-
-#: Held while a missing source notebook is generated, so that threads of one process generate it once.
-_GENERATING = threading.Lock()
 
 
 _EXERCISE_HEADING = re.compile(r"^\s*#+\s*(Exercise\b.*?)\s*$", re.MULTILINE)
