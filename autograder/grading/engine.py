@@ -3,9 +3,13 @@
 :class:`Engine` is a context manager around a ``distributed.Client``: without a scheduler address it
 starts a ``LocalCluster`` of one single-threaded worker *process* per core (a student's run is already a
 separate sandboxed process; one grading task per worker keeps a worker's memory to one notebook's),
-listening on the loopback interface only, without dashboards. With ``scheduler`` it connects to an
-existing cluster (``dask scheduler`` and ``dask worker`` started by hand, or dask-jobqueue on a batch
-system). Either way, every worker must run the client's very code: a worker whose project version,
+listening on the loopback interface only, without dashboards or HTTP routes, and speaking TLS with
+credentials made for it in memory (``Security.temporary()``): loopback is open to every user of the
+machine, and a Dask scheduler runs whatever code a client sends, so without them any user could run
+code as the grader (read the hidden checks, write grades). Only this process holds the credentials.
+With ``scheduler`` it connects to an existing cluster (``dask scheduler`` and ``dask worker`` started
+by hand, or dask-jobqueue on a batch system), with the TLS settings of Dask's configuration: such a
+cluster is its operator's to secure (the README says how). Either way, every worker must run the client's very code: a worker whose project version,
 grader code, check specs or reference solutions differ (:func:`autograder.inputs.environment_digest`)
 is refused with a :class:`~autograder.course.CourseError` naming it, since its verdicts would be
 recorded under the client's fingerprint.
@@ -44,6 +48,10 @@ MESSAGE_LOG_LENGTH = 10
 #: nothing reads it, and with a worker per core the sampling thread's hundred wake-ups a second take
 #: the core and the interpreter's lock from the grading (measured in ``docs/DESIGN.md``).
 LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+#: No HTTP routes on the local cluster's scheduler and workers. Without a dashboard, Dask still serves
+#: its health, metrics, ``/info`` pages (workers, their logs, task names) and a proxy to any user of the
+#: machine on loopback; nothing here reads them.
+LOCAL_HTTP_CONFIG = {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
 
 
 @functools.lru_cache(maxsize=1)
@@ -153,6 +161,7 @@ class Engine:
     def _start(self) -> None:
         import dask
         from distributed import Client, LocalCluster
+        from distributed.security import Security
 
         # for the life of this process: connections opened later (a worker that restarts) read it too
         dask.config.set({"distributed.admin.low-level-log-length": MESSAGE_LOG_LENGTH})
@@ -163,14 +172,25 @@ class Engine:
                 # blamed on (and never costs a try of) a task merely queued behind it
                 # (a nanny hands the configuration it was made under to its worker process)
                 with dask.config.set({"distributed.scheduler.allowed-failures": self.allowed_failures,
-                                      "distributed.scheduler.worker-saturation": 1.0, **LOCAL_WORKER_CONFIG}):
+                                      "distributed.scheduler.worker-saturation": 1.0, **LOCAL_WORKER_CONFIG,
+                                      **LOCAL_HTTP_CONFIG}):
                     self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                                                 dashboard_address=None, worker_dashboard_address=None,
-                                                silence_logs=logging.ERROR)
+                                                security=Security.temporary(), silence_logs=logging.ERROR,
+                                                # its route-less HTTP server on a free port of loopback,
+                                                # not Dask's fixed 8787
+                                                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
                 self.client = Client(self.cluster)
             else:
                 try:
                     self.client = Client(self.scheduler, timeout=self.timeout)
+                except TypeError as err:  # Dask's words for "a tls:// address, and no TLS settings"
+                    if "ssl_context" not in str(err):
+                        raise
+                    raise CourseError(f"the Dask scheduler at {self.scheduler} speaks TLS, and no certificate is "
+                                      f"set: give its CA file, certificate and key in Dask's settings "
+                                      f"(DASK_DISTRIBUTED__COMM__TLS__CA_FILE, ..._CLIENT__CERT, ..._CLIENT__KEY; "
+                                      f"see \"Secure the cluster\" in the README)") from None
                 except (OSError, TimeoutError) as err:
                     raise CourseError(f"cannot reach the Dask scheduler at {self.scheduler}: {err}; start one with "
                                       f"`dask scheduler` and workers with `dask worker {self.scheduler}` "
