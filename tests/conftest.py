@@ -6,7 +6,9 @@ set-up is here because two files drive the browser (the built site, and the stud
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -92,3 +94,15 @@ def kinds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[bytes, fl
     from test_grade import generated_course
 
     return notebooks(generated_course(tmp_path_factory))
+
+
+def scheduler_address(scheduler_file: Path, log: Path, timeout: float = 60) -> str:
+    """The address a ``dask scheduler`` wrote to its ``--scheduler-file``, once the file is whole (the
+    scheduler creates it, then writes it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return json.loads(scheduler_file.read_text())["address"]
+        except (OSError, ValueError, KeyError):
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+            time.sleep(0.2)

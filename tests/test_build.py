@@ -145,7 +145,13 @@ def test_cache_key_of_every_chapter_is_the_one_myst_nb_looks_up(tmp_path: Path, 
 
 #: A file that the trimming below creates once it has made its first query (set by the test).
 _TRIMMING: list[Path] = []
+#: How long the trimming pauses between its queries, at most: it goes on early once the other
+#: chapter says its caching has ended (a file beside ``_TRIMMING``'s). With the lock that never happens
+#: while it pauses, and a longer pause only makes the test stricter; without it (the control) the pause
+#: ends as soon as the other chapter's caching has ended, however slow the machine.
 TRIM_PAUSE_S = 0.5
+CONTROL_PAUSE_S = 60.0
+_PAUSE: list[float] = [TRIM_PAUSE_S]
 
 
 def _trim_with_a_pause(keep: int, db) -> list[int]:
@@ -157,7 +163,9 @@ def _trim_with_a_pause(keep: int, db) -> list[int]:
     with session_context(db) as session:
         keep_pks = [pk for pk, in session.query(NbCacheRecord.pk).order_by(desc("accessed")).limit(keep).all()]
         _TRIMMING[0].touch()
-        time.sleep(TRIM_PAUSE_S)
+        end = time.monotonic() + _PAUSE[0]
+        while time.monotonic() < end and not _cached_flag(_TRIMMING[0], "ch_b").exists():
+            time.sleep(0.005)
         return [pk for pk, in session.query(NbCacheRecord.pk).filter(NbCacheRecord.pk.notin_(keep_pks)).all()]
 
 
@@ -177,7 +185,15 @@ def _cache_one(job: tuple) -> str:
                                     overwrite=True)
     except Exception as exc:  # jupyter-cache's worker turns this into a failed chapter
         return f"{name}: {type(exc).__name__}: {exc}"
+    finally:
+        if after is not None:
+            _cached_flag(after, name).touch()
     return f"{name}: cached"
+
+
+def _cached_flag(trimming: Path, name: str) -> Path:
+    """The file a chapter's worker creates once its caching has ended (cached or failed)."""
+    return trimming.with_name(f"{name}.done")
 
 
 def _cache_two_at_once(cache) -> tuple[list[str], list[str]]:
@@ -186,6 +202,7 @@ def _cache_two_at_once(cache) -> tuple[list[str], list[str]]:
 
     flag = _TRIMMING[0]
     flag.unlink(missing_ok=True)
+    _cached_flag(flag, "ch_b").unlink(missing_ok=True)
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
         said = list(pool.map(_cache_one, [(cache, "ch_a", None), (cache, "ch_b", flag)]))
     return said, sorted(Path(r.uri).stem for r in get_cache(str(cache.path)).list_cache_records())
@@ -202,6 +219,7 @@ def test_chapters_cached_at_the_same_time_are_both_kept(tmp_path: Path, monkeypa
     assert said == ["ch_a: cached", "ch_b: cached"]
     assert kept == ["ch_a", "ch_b"], f"a chapter's record was lost: {kept}"
     # control: the same interleaving without the lock loses ch_b (deleted, or its caching fails)
+    monkeypatch.setattr(sys.modules[__name__], "_PAUSE", [CONTROL_PAUSE_S])
     said, kept = _cache_two_at_once(get_cache(str(tmp_path / "plain")))
     assert kept == ["ch_a"], (
         f"without the lock, jupyter-cache kept {kept} ({said}): the pause no longer interleaves the two "

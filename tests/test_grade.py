@@ -474,18 +474,14 @@ def test_missing_source_is_generated(course: Path, tmp_path: Path, capsys) -> No
 @pytest.mark.grading
 def test_limits_from_the_command_line_take_effect(course: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """``--cell-timeout`` ends a slow cell early; the exercises that did not depend on it still score."""
-    import time
-
     slow = "import time\ntime.sleep(60)\n" + cell_of(notebook(course, "source"), "mae_loss").source
     nb = submission(course, solved=("calc_preds",), answers={"mae_loss": slow})
-    started = time.monotonic()
     result = grade_json(write(nb, tmp_path), course, capsys, "--cell-timeout", "3", "--timeout", "40")
-    # the default cell limit is 30 s: finishing well before it shows that --cell-timeout 3 was used
-    assert time.monotonic() - started < 25, "the cell time limit did not stop the sleeping cell"
     assert scores(result)["calc_preds"] == POINTS["calc_preds"]
     assert scores(result)["mae_loss"] == 0
     message = next(e["message"] for e in result["exercises"] if e["id"] == "mae_loss")
-    assert "time" in message.lower(), message
+    # the limit the message names is the one given (the default is 30 s), not a wall clock read here
+    assert "longer than its 3 s limit" in message, message
 
 
 

@@ -36,9 +36,12 @@ def test_two_workers_sharing_postgresql_never_claim_the_same_submission(postgres
             s.add(db.Submission(student=f"s{i:02d}", assignment=ASSIGNMENT, state=db.QUEUED,
                                 timestamp="2026-12-01 10:00:00.000000 UTC", notebook_sha256="0" * 64, size=1))
     got: dict[str, list[int]] = {"a": [], "b": []}
+    ready = threading.Barrier(len(got))
 
     def work(name: str) -> None:
         queue = Queue(db.connect(url), worker=name)
+        queue.claim(0)  # connected (and its first query planned) before the race starts
+        ready.wait(timeout=120)
         while claimed := queue.claim(1):
             got[name] += [c.id for c in claimed]
 

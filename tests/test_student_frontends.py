@@ -308,7 +308,11 @@ def wait_for_idle_kernel(server: Server, notebook: str, page=None, timeout_s: fl
     sessions: list[tuple[str, str]] = []
     folder = notebook.rpartition("/")[0]
     while time.monotonic() < deadline:
-        listing = server.api("api/sessions")
+        try:
+            listing = server.api("api/sessions")
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # one slow answer: ask again
+            time.sleep(0.5)
+            continue
         sessions = [(s["path"], s["kernel"]["execution_state"]) for s in listing]
         if (notebook, "idle") in sessions:
             return

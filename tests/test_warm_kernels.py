@@ -5,6 +5,7 @@ a kernel still starts the ordinary way."""
 from __future__ import annotations
 
 import json
+import queue
 import signal
 import subprocess
 import sys
@@ -86,11 +87,17 @@ def test_interrupt_reaches_the_kernel_and_a_killed_launcher_takes_it_down(tmp_pa
             pid = int(next(m["content"]["text"] for m in outputs if m["msg_type"] == "stream"))
             assert pid != km.provisioner.pid, "the kernel is the launcher itself"
             msg_id = kc.execute("import time\ntime.sleep(60)")
-            time.sleep(2)
-            km.interrupt_kernel()
-            reply = kc.get_shell_msg(timeout=30)
-            while reply["parent_header"].get("msg_id") != msg_id:
-                reply = kc.get_shell_msg(timeout=30)
+            # an interrupt that lands before the cell runs (the kernel says it is caught and goes on) is
+            # lost: interrupt every 2 s until the cell's reply comes, not once after a guessed pause
+            reply: dict = {}
+            deadline = time.monotonic() + 50
+            while reply.get("parent_header", {}).get("msg_id") != msg_id:
+                assert time.monotonic() < deadline, "no interrupt reached the running cell"
+                km.interrupt_kernel()
+                try:
+                    reply = kc.get_shell_msg(timeout=2)
+                except queue.Empty:
+                    pass
             assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
         finally:
             kc.stop_channels()
