@@ -279,3 +279,60 @@ def test_no_token_and_no_submission_for_a_student_id_that_is_not_a_plain_name(fr
     with pytest.raises(Rejected):
         accept(course, sessions, student, ASSIGNMENT, kinds["untouched"][0], UploadLimits())
     assert not (course / "submitted").exists()
+
+
+def _as_nobody_reads(path: Path) -> bool:
+    """Whether the user ``nobody`` can read ``path`` (``cat`` run through ``setpriv``)."""
+    import pwd
+    import subprocess
+
+    user = pwd.getpwnam("nobody")
+    proc = subprocess.run(["/usr/bin/setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
+                           "/bin/cat", str(path)], capture_output=True, timeout=60)
+    assert proc.returncode == 0 or b"Permission denied" in proc.stderr, proc.stderr
+    return proc.returncode == 0
+
+
+def test_another_user_of_the_machine_cannot_read_the_services_secrets(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """In a course folder other users may enter (a umask of 022, the usual), the service's database
+    (the key that signs its cookies: whoever reads it signs in as the instructor) with its log and
+    index, and the links file (every student's token) are readable by their owner only: made so, and
+    made so again if found open. The folder's other files stay readable (the control)."""
+    import os
+    import shutil
+    import tempfile
+
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import course_id, db_url
+
+    if os.geteuid() != 0:
+        pytest.skip("acting as another user (nobody) needs root; CI runs as root")
+    folder = Path(tempfile.mkdtemp(prefix="service-secrets-"))  # outside pytest's folder, which is root's only
+    umask = os.umask(0o022)
+    try:
+        os.chmod(folder, 0o755)
+        course = folder / "course"
+        shutil.copytree(generated_course(tmp_path_factory), course)
+        os.chmod(course, 0o755)
+        with Gradebook(db_url(course), course_id(course)) as gb:
+            gb.update_or_create_student("ann", first_name="Ann", last_name="Test")
+        secrets = [course / db.DEFAULT_DB_FILE, course / tokens.LINKS_FILE]
+        for round_ in ("made", "found open"):
+            proc = run_cli("tokens", "--course-dir", str(course), "--base-url", "http://127.0.0.1:8000", "--reissue")
+            assert proc.returncode == 0, proc.stderr
+            sessions = db.connect(db.default_url(course))  # open, so that the log and the index are there
+            with sessions() as s:
+                assert db.cookie_secret(sessions)
+                s.connection()
+                wal = [course / f"{db.DEFAULT_DB_FILE}-wal", course / f"{db.DEFAULT_DB_FILE}-shm"]
+                assert all(p.exists() for p in wal)
+                readable = [p.name for p in secrets + wal if _as_nobody_reads(p)]
+            sessions.kw["bind"].dispose()
+            assert readable == [], f"{round_}: another user can read {readable}"
+            assert _as_nobody_reads(course / "nbgrader_config.py")  # the control: the folder is open to others
+            for p in secrets:  # the next round finds them open, as an older version or a copy left them
+                os.chmod(p, 0o644)
+    finally:
+        os.umask(umask)
+        shutil.rmtree(folder, ignore_errors=True)

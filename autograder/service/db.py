@@ -124,12 +124,36 @@ def connect(url: str) -> sessionmaker[Session]:
     """The database at ``url``, its tables created if missing; a factory of sessions."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
+        _keep_private(url)
         engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
         _sqlite_pragmas(engine)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     Base.metadata.create_all(engine)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _keep_private(url: str) -> None:
+    """Make the SQLite file (and its write-ahead log and shared-memory index, if there) readable and
+    writable by this user only, created so if new: it holds the key that signs the service's cookies
+    (whoever reads it can sign in as the instructor), the tokens' hashes and every student's feedback.
+    SQLite gives the files it adds the database file's mode; the course folder's mode is the user's."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                os.chmod(file, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _sqlite_pragmas(engine: Engine) -> None:

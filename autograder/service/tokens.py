@@ -139,9 +139,9 @@ def tokens_main(args: argparse.Namespace, sessions: sessionmaker[Session] | None
     writer.writerows([[csv_cell(v) for v in row] for row in rows])
     output.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a links file already there keeps its mode otherwise: private before it is written
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text.getvalue())
-    os.chmod(output, 0o600)
     print(f"{len(rows)} link(s) written to {output} (readable by you only); send each student their own")
     kept = [s for s in wanted if s not in bad and s not in todo]
     if kept:
