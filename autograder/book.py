@@ -84,6 +84,7 @@ from jupyter_cache.executors.basic import (
 
 from autograder import chapters
 from autograder.course import CourseError
+from autograder.seed import HIDDEN_SEED_ENV
 from autograder.uptodate import BUILD_DIR, sources_digest
 from autograder.warm_kernels import WarmKernels
 from solutions.paths import PROJECT_ROOT
@@ -344,9 +345,13 @@ class StudentNotebooks:
         stamp.unlink(missing_ok=True)
         if self.names:
             path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+            # without the instructor's hidden seed: the releases do not depend on it (the same bytes either
+            # way), and the source notebooks this course also gets would hold the hidden cases it makes,
+            # in a build folder that is not the course's and may be readable by others
+            env = {k: v for k, v in os.environ.items() if k != HIDDEN_SEED_ENV}
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "autograder", "assign", *self.names, "--course-dir", str(self.course),
-                 "--chapters-dir", str(root / "chapters")], cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": path})
+                 "--chapters-dir", str(root / "chapters")], cwd=PROJECT_ROOT, env={**env, "PYTHONPATH": path})
         else:
             self._done()
 

@@ -14,6 +14,8 @@ HIDDEN_SEED: int = 20261122
 #: For a graded term, set this environment variable to a private whole number when running both
 #: ``assign`` and ``grade``/``grade-all``: the hidden inputs then cannot be derived from the public
 #: repository. Use the same value for both, or nbgrader's own hidden blocks will test other inputs.
+#: Make it long and random (128 bits): digests of it are stored with results, and a short one could be
+#: found from them by trying every candidate.
 HIDDEN_SEED_ENV: str = "AUTOGRADER_HIDDEN_SEED"
 
 

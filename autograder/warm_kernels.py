@@ -269,7 +269,8 @@ class WarmKernels:
         # not ``python -P``: a kernel forked from it would have sys.flags.safe_path, and IPython would then
         # leave the working folder off sys.path; the script's own folder is dropped from sys.path by hand
         script = str(Path(__file__).resolve())
-        boot = f"import runpy, sys; del sys.path[0]; runpy.run_path({script!r}, run_name='__main__')"
+        # (sys is built in; runpy is imported only once the working folder is off sys.path)
+        boot = f"import sys; del sys.path[0]; import runpy; runpy.run_path({script!r}, run_name='__main__')"
         self.process = subprocess.Popen([sys.executable, "-c", boot, "serve", address],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         if not self._listening():

@@ -226,6 +226,27 @@ def test_chapters_cached_at_the_same_time_are_both_kept(tmp_path: Path, monkeypa
         "cachings, or jupyter-cache now trims in one query (and OneWriterAtATime may go)")
 
 
+def test_the_books_student_notebooks_are_made_without_the_hidden_seed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The site's "Do the exercises" downloads are nbgrader releases, the same bytes whatever the seed;
+    the ``assign`` that makes them also writes source notebooks with hidden cases into the build
+    folder, so it runs without the instructor's seed (the cases it makes are the public default's)."""
+    from autograder.seed import HIDDEN_SEED_ENV
+
+    started: list[dict] = []
+
+    class Started:
+        def __init__(self, argv, **kwargs) -> None:
+            started.append({"argv": argv, **kwargs})
+
+    monkeypatch.setenv(HIDDEN_SEED_ENV, "31415926535897932384626433832795")
+    monkeypatch.setattr(book.subprocess, "Popen", Started)
+    book.StudentNotebooks(PROJECT_ROOT, tmp_path, "a digest no stamp holds")
+    assert len(started) == 1 and "assign" in started[0]["argv"]
+    assert HIDDEN_SEED_ENV not in started[0]["env"]
+    assert os.environ[HIDDEN_SEED_ENV] == "31415926535897932384626433832795"  # the build's own is left alone
+
+
 def test_default_jobs_is_one_per_core() -> None:
     assert book.default_jobs() == len(os.sched_getaffinity(0))
 

@@ -146,7 +146,8 @@ class Cluster:
 
     def __init__(self, folder: Path, env: dict[str, str], tls: list[str] | None = None) -> None:
         """``tls``: the ``--tls-*`` options of the scheduler and the workers (then the protocol is TLS)."""
-        self.folder, self.env, self.tls = folder, env, tls or []
+        # a private scratch folder, as the README says (not the shared /tmp/dask-scratch-space)
+        self.folder, self.env, self.tls = folder, {**env, "DASK_TEMPORARY_DIRECTORY": str(folder)}, tls or []
         self.procs: list[subprocess.Popen] = []
         scheduler_file = folder / "scheduler.json"
         self._start([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",

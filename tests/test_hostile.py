@@ -787,3 +787,51 @@ def test_another_user_of_the_machine_cannot_run_code_on_the_local_grading_cluste
                 with pytest.raises(urllib.error.HTTPError) as refused:
                     urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30)
                 assert refused.value.code == 404, (port, path)
+
+
+#: The grader's local cluster started where another user made Dask's usual scratch folder first;
+#: prints whether a module planted there can be imported, in the workers and in the grader.
+_PLANTED = r'''
+import importlib.util, json, sys
+from autograder.grading.engine import Engine
+
+def probe():
+    """Whether the planted module can be imported; sys.path; the mode and owner of each folder of the
+    shared temporary folder that sys.path goes through."""
+    import importlib.util, os, sys
+    shared = os.environ["TMPDIR"]
+    tops = {os.path.join(shared, os.path.relpath(p, shared).split(os.sep)[0]) for p in sys.path
+            if p.startswith(shared + os.sep)}
+    return (importlib.util.find_spec("planted_by_another_user") is not None, list(sys.path),
+            {top: [os.stat(top).st_mode & 0o777, os.stat(top).st_uid] for top in tops})
+
+with Engine(workers=1) as engine:
+    assert engine.client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3
+    workers = list(engine.client.run(probe).values())
+    grader = probe()
+print(json.dumps({"workers": workers, "grader": grader, "after": probe()}))
+'''
+
+
+def test_a_scratch_folder_another_user_made_first_is_not_used(tmp_path):
+    """Dask's scratch folder is ``$TMPDIR/dask-scratch-space``, reused when it exists, and put on
+    ``sys.path``: another user who makes it first (mode 0777) with a module in it would have the
+    grader's workers, and the grader, import their code. The local cluster uses a private folder of its
+    own instead (mode 0700), and leaves nothing of it on ``sys.path`` when it stops."""
+    shared = tmp_path / "shared-tmp"  # stands for /tmp
+    planted = shared / "dask-scratch-space"
+    planted.mkdir(parents=True)
+    os.chmod(shared, 0o1777)
+    os.chmod(planted, 0o777)
+    (planted / "planted_by_another_user.py").write_text("print('ran as the grader')\n")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TMPDIR": str(shared)}
+    proc = subprocess.run([sys.executable, "-c", _PLANTED], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    for found, path, tops in [*seen["workers"], seen["grader"]]:
+        assert not found, "a module another user planted can be imported"
+        assert not any(p.startswith(str(planted)) for p in path), path
+        assert tops and all(mode_uid == [0o700, os.geteuid()] for mode_uid in tops.values()), tops  # its own
+    assert not any(p.startswith(str(shared)) for p in seen["after"][1]), seen["after"][1]
+    assert [p.name for p in shared.iterdir()] == ["dask-scratch-space"]  # its own folder removed

@@ -7,6 +7,8 @@ listening on the loopback interface only, without dashboards or HTTP routes, and
 credentials made for it in memory (``Security.temporary()``): loopback is open to every user of the
 machine, and a Dask scheduler runs whatever code a client sends, so without them any user could run
 code as the grader (read the hidden checks, write grades). Only this process holds the credentials.
+Its scratch folder (which Dask puts on ``sys.path``) is a private one of its own, not Dask's shared
+``/tmp/dask-scratch-space``.
 With ``scheduler`` it connects to an existing cluster (``dask scheduler`` and ``dask worker`` started
 by hand, or dask-jobqueue on a batch system), with the TLS settings of Dask's configuration: such a
 cluster is its operator's to secure (the README says how). Either way, every worker must run the client's very code: a worker whose project version,
@@ -24,6 +26,9 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
+import sys
+import tempfile
 import threading
 from typing import Any
 
@@ -96,6 +101,8 @@ class Engine:
         self._start_error: BaseException | None = None
         self._warmed: set[str] = set()
         self._warming = threading.Lock()  # the service's grading loops share one engine
+        #: The local cluster's private scratch folder (mode 0700), removed when it stops.
+        self._scratch: str | None = None
 
     def limit_local_workers(self, jobs: int) -> None:
         """Start no more local workers than there are ``jobs`` (each costs an interpreter)."""
@@ -168,12 +175,16 @@ class Engine:
         try:
             if self.scheduler is None:
                 n = self.workers or os.cpu_count() or 1
+                # Dask's scratch folder is otherwise /tmp/dask-scratch-space, reused if it exists: a name
+                # any user of the machine can make first, and Dask puts it on sys.path (the workers'
+                # and this process's), so a module planted there would run as the grader
+                self._scratch = tempfile.mkdtemp(prefix="autograder-dask-")
                 # one task per worker thread at a time: a notebook that kills its worker is never
                 # blamed on (and never costs a try of) a task merely queued behind it
                 # (a nanny hands the configuration it was made under to its worker process)
                 with dask.config.set({"distributed.scheduler.allowed-failures": self.allowed_failures,
                                       "distributed.scheduler.worker-saturation": 1.0, **LOCAL_WORKER_CONFIG,
-                                      **LOCAL_HTTP_CONFIG}):
+                                      **LOCAL_HTTP_CONFIG, "temporary-directory": self._scratch}):
                     self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                                                 dashboard_address=None, worker_dashboard_address=None,
                                                 security=Security.temporary(), silence_logs=logging.ERROR,
@@ -230,6 +241,10 @@ class Engine:
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None
+        if self._scratch is not None:
+            sys.path[:] = [p for p in sys.path if not p.startswith(self._scratch)]
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
         self._warmed.clear()
 
     def check_workers(self) -> None:
