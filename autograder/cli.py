@@ -161,13 +161,18 @@ def _add_import_parser(sub, course: list[argparse.ArgumentParser]) -> None:
 
 def _add_service_parsers(sub, course: list[argparse.ArgumentParser]) -> None:
     """``serve`` (the web service and its grading queue), ``submit`` (a student's upload) and ``tokens``."""
-    db_help = ("the service's database as a SQLAlchemy URL, e.g. postgresql://user:pw@host/db (default: "
+    db_help = ("the service's database as a SQLAlchemy URL, e.g. postgresql://user@host/db, its password in "
+               "~/.pgpass (a command line can be read by every user of the machine) (default: "
                "$AUTOGRADER_SERVICE_DB, else SQLite <course-dir>/service.db)")
     p = sub.add_parser("serve", parents=course,
                        help="run the grading service: students submit from anywhere, the queue grades")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: behind a proxy)")
     p.add_argument("--port", type=int, default=8000,
                    help="port to listen on (default 8000; 0: a free one, which the \"listening on\" line says)")
+    p.add_argument("--unix-socket", type=Path, default=None, metavar="PATH",
+                   help="listen on this Unix socket instead of --host/--port, mode 0660 (for a proxy in the "
+                        "socket folder's group): on a machine shared with others, no user can take its place "
+                        "while the service is down, as they could take a free port")
     p.add_argument("--db", default=None, help=db_help)
     p.add_argument("--workers", type=int, default=None, help="notebooks graded at once (default: the number of cores); "
                    "with --scheduler, how many workers to wait for at start (default 1)")

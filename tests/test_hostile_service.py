@@ -336,3 +336,43 @@ def test_another_user_of_the_machine_cannot_read_the_services_secrets(tmp_path_f
     finally:
         os.umask(umask)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_links_file_planted_by_another_user_is_replaced_not_written_through(
+        tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """``tokens --output`` in a folder others can write: a symbolic link planted there (to a file of the
+    instructor's) is replaced, not followed, and a file planted there (another user's, open to all) is
+    replaced by one of the instructor's, mode 0600: its planter can read no token."""
+    import os
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import course_id, db_url
+
+    course = tmp_path / "course"
+    shutil.copytree(generated_course(tmp_path_factory), course)
+    with Gradebook(db_url(course), course_id(course)) as gb:
+        gb.update_or_create_student("ann", first_name="Ann", last_name="Test")
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o1777)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("the instructor's own file\n")
+    output = shared / "links.csv"
+    output.symlink_to(victim)
+    planted = [("a symbolic link", None)]
+    if os.geteuid() == 0:
+        planted.append(("another user's file", 65534))
+    for what, owner in planted:
+        if owner is not None:
+            output.unlink()
+            output.write_text("planted\n")
+            os.chown(output, owner, owner)
+            os.chmod(output, 0o666)
+        proc = run_cli("tokens", "--course-dir", str(course), "--output", str(output), "--reissue")
+        assert proc.returncode == 0, proc.stderr
+        assert victim.read_text() == "the instructor's own file\n", what
+        st = os.lstat(output)
+        assert not output.is_symlink() and st.st_uid == os.geteuid() and st.st_mode & 0o777 == 0o600, (what, st)
+        assert "#token=" in output.read_text(), what
+    assert sorted(p.name for p in shared.iterdir()) == ["links.csv"]  # no temporary file left

@@ -112,6 +112,20 @@ def test_submit_cell_without_a_token_says_what_to_do(service: Service, kinds: di
     assert "not submitted: no token" in proc.stdout and "AUTOGRADER_TOKEN" in proc.stdout
 
 
+def test_a_token_file_other_users_can_read_is_used_with_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Whoever reads a student's token file can submit as them: the client says so, with the command that
+    makes it private, and still submits (on a laptop of one's own it is harmless)."""
+    from autograder.service.client import find_token
+
+    path = tmp_path / ".autograder-token"
+    path.write_text("tok-123\n")
+    for mode, warned in ((0o644, True), (0o640, True), (0o600, False)):
+        os.chmod(path, mode)
+        assert find_token(str(path)) == "tok-123"
+        err = capsys.readouterr().err
+        assert ("other users of this computer can read" in err and f"chmod 600 {path}" in err) == warned, (mode, err)
+
+
 def test_instructor_regrades_and_exports(service: Service, kinds: dict) -> None:
     """The instructor sees every submission, regrades one (graded again, recorded once more), and downloads
     the grades as an LMS's CSV and the class report."""
@@ -515,6 +529,7 @@ def test_the_service_reconnects_to_a_scheduler_that_was_restarted(tmp_path: Path
     from autograder.service.worker import Grader
 
     dask = Path(sys.executable).parent / "dask"
+    env = {**_env(), "DASK_TEMPORARY_DIRECTORY": str(tmp_path)}  # a private scratch folder (see the README)
     procs: list[subprocess.Popen] = []
 
     starts = iter(range(10))
@@ -527,9 +542,9 @@ def test_the_service_reconnects_to_a_scheduler_that_was_restarted(tmp_path: Path
         log = open(log_path, "wb")
         procs.append(subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                        "--no-dashboard", "--scheduler-file", str(scheduler_file)],
-                                      env=_env(), stdout=log, stderr=subprocess.STDOUT))
+                                      env=env, stdout=log, stderr=subprocess.STDOUT))
         address = scheduler_address(scheduler_file, log_path, timeout=90)
-        procs.append(subprocess.Popen([str(dask), "worker", address, "--nthreads", "1", "--no-dashboard"], env=_env(),
+        procs.append(subprocess.Popen([str(dask), "worker", address, "--nthreads", "1", "--no-dashboard"], env=env,
                                       stdout=log, stderr=subprocess.STDOUT))
         return address
 
@@ -574,3 +589,87 @@ def _connects(grader) -> bool:
         return True
     except CourseError:
         return False
+
+
+def test_a_database_password_on_the_command_line_is_warned_about(capsys: pytest.CaptureFixture) -> None:
+    """``--db postgresql://user:secret@host/db`` works but puts the password where every user of the machine
+    can read it (/proc/PID/cmdline): the service says so and where to put it instead."""
+    from autograder.service.db import resolve_url
+
+    assert resolve_url(Path("/nowhere"), "postgresql://grader:s3cret@db.example/course").startswith(
+        "postgresql+psycopg://grader:s3cret@")
+    err = capsys.readouterr().err
+    assert "--db holds a password" in err and "~/.pgpass" in err and "s3cret" not in err
+    resolve_url(Path("/nowhere"), "postgresql://grader@db.example/course")
+    resolve_url(Path("/nowhere"), "sqlite:////tmp/x.db")
+    assert capsys.readouterr().err == ""
+
+
+def test_serve_on_a_unix_socket(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """``--unix-socket PATH``: the service answers there (mode 0660, for the proxy's group) and on no TCP
+    port; the socket a stopped service left is taken over by the next start; a file that is not a socket
+    in the way is said plainly."""
+    import http.client
+    import shutil
+    import signal
+    import socket
+
+    from test_grade import _env, generated_course
+
+    from autograder.nbgrader_config import write_config
+    from solutions.paths import PROJECT_ROOT
+
+    course = tmp_path / "course"
+    shutil.copytree(generated_course(tmp_path_factory), course)
+    write_config(course)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "in-the-way").write_text("not a socket\n")
+    proc = run_cli("serve", "--course-dir", str(course), "--unix-socket", str(folder / "in-the-way"))
+    assert proc.returncode == 2 and f"cannot listen on unix:{folder / 'in-the-way'}" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+    path = folder / "serve.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # as a stopped service leaves it
+    stale.bind(str(path))
+    stale.close()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        service = subprocess.Popen([sys.executable, "-m", "autograder", "serve", "--course-dir", str(course),
+                                    "--unix-socket", str(path), "--workers", "1"], cwd=PROJECT_ROOT, env=_env(),
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(120)
+            self.sock.connect(str(path))
+
+    try:
+        deadline = time.monotonic() + 180
+        while f"listening on unix:{path} " not in log.read_text(errors="replace"):
+            assert service.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+            time.sleep(0.5)
+        assert path.is_socket() and path.stat().st_mode & 0o777 == 0o660
+        conn = UnixConnection("localhost")
+        conn.request("GET", "/login")
+        answer = conn.getresponse()
+        assert answer.status == 200 and b"<form" in answer.read()
+        conn.close()
+        # its TCP listeners are its grading cluster's (TLS, and an HTTP server with no route): none is the service
+        ports = [int(line.split()[3].rsplit(":", 1)[1]) for line in
+                 subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout.splitlines()
+                 if f"pid={service.pid}," in line]
+        assert ports
+        for port in ports:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                conn.request("GET", "/login")
+                assert conn.getresponse().status != 200, port
+            except (OSError, http.client.HTTPException):
+                pass  # not HTTP at all (the cluster's TLS)
+            finally:
+                conn.close()
+    finally:
+        os.killpg(service.pid, signal.SIGTERM)
+        service.wait(timeout=60)

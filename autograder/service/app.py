@@ -523,24 +523,31 @@ def serve_main(args: Any) -> int:
     grader = Grader(course_dir, workers=args.workers, scheduler=args.scheduler, sandbox=sandbox_mode(args),
                     limits=limits_from_args(args), max_bytes=limits.max_bytes)
 
-    # The port is bound before the cluster starts: a port in use is said at once, and none of the cluster's
-    # own listeners (which take free ports) can take it first. Port 0 lets the kernel choose; the line below
-    # says which.
+    # The port (or Unix socket) is bound before the cluster starts: one in use is said at once, and none of
+    # the cluster's own listeners (which take free ports) can take it first. Port 0 lets the kernel choose;
+    # the "listening on" line says which.
+    unix_socket = getattr(args, "unix_socket", None)
     try:
-        sockets = tornado.netutil.bind_sockets(args.port, address=args.host)
-    except OSError as err:
-        print(f"autograder serve: cannot listen on {args.host}:{args.port}: {err.strerror or err}",
+        if unix_socket is not None:
+            sockets = [tornado.netutil.bind_unix_socket(str(unix_socket), mode=0o660)]
+        else:
+            sockets = tornado.netutil.bind_sockets(args.port, address=args.host)
+    except (OSError, ValueError) as err:  # ValueError: a file that is not a socket is in the way
+        asked = f"unix:{unix_socket}" if unix_socket is not None else f"{args.host}:{args.port}"
+        print(f"autograder serve: cannot listen on {asked}: {getattr(err, 'strerror', None) or err}",
               file=sys.stderr)
         return 2
-    port = sockets[0].getsockname()[1]
+    listening = f"unix:{unix_socket}" if unix_socket is not None else f"{args.host}:{sockets[0].getsockname()[1]}"
 
     async def main() -> None:
         app = make_app(service)
-        server = tornado.httpserver.HTTPServer(app, xheaders=args.behind_proxy,
+        # through a Unix socket only the proxy (the socket folder's group) reaches the service: it is behind one
+        server = tornado.httpserver.HTTPServer(app, xheaders=args.behind_proxy or unix_socket is not None,
                                                max_body_size=2 * limits.max_bytes + 2**20)
         server.add_sockets(sockets)
-        where = "https://<your proxy>" if args.behind_proxy else f"http://{args.host}:{port}"
-        print(f"autograder serve: listening on {args.host}:{port} ({where}); database {_safe_url(url)}; "
+        where = ("https://<your proxy>" if args.behind_proxy or unix_socket is not None
+                 else f"http://{listening}")
+        print(f"autograder serve: listening on {listening} ({where}); database {_safe_url(url)}; "
               f"course {course_dir}", file=sys.stderr, flush=True)
         await asyncio.Event().wait()
 
@@ -560,6 +567,8 @@ def serve_main(args: Any) -> int:
     finally:
         for sock in sockets:
             sock.close()
+        if unix_socket is not None:
+            unix_socket.unlink(missing_ok=True)
     return 0
 
 

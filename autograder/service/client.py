@@ -39,6 +39,9 @@ def find_token(token_file=None):
         raise SubmitError(f"no token: set {TOKEN_ENV} or put the token from your sign-in link in {path}") from None
     if not token:
         raise SubmitError(f"{path} is empty; put the token from your sign-in link in it")
+    if os.name == "posix" and os.stat(path).st_mode & 0o077:  # whoever reads it can submit as you
+        print(f"warning: other users of this computer can read {path}, and with it submit as you; "
+              f"make it yours only: chmod 600 {path}", file=sys.stderr)
     return token
 
 

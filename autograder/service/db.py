@@ -106,9 +106,20 @@ def default_url(course_dir: Path) -> str:
 
 
 def resolve_url(course_dir: Path, given: str | None = None) -> str:
-    """The database to use: ``given`` (``--db``), else ``$AUTOGRADER_SERVICE_DB``, else the course's SQLite file."""
+    """The database to use: ``given`` (``--db``), else ``$AUTOGRADER_SERVICE_DB``, else the course's SQLite file.
+    A password in ``given`` is used, with a warning: every user of the machine can read a command line."""
     import os
+    import sys
 
+    from sqlalchemy.engine import make_url
+
+    try:
+        password = bool(given) and make_url(normalise_url(given)).password
+    except Exception:  # not a URL: connecting says so
+        password = False
+    if password:
+        print(f"warning: --db holds a password, which other users of this machine can read in its command "
+              f"line; put it in ~/.pgpass (or the whole URL in ${DB_URL_ENV}) instead", file=sys.stderr)
     return normalise_url(given or os.environ.get(DB_URL_ENV) or default_url(course_dir.resolve()))
 
 

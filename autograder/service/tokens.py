@@ -16,6 +16,7 @@ import io
 import os
 import re
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,20 +129,38 @@ def tokens_main(args: argparse.Namespace, sessions: sessionmaker[Session] | None
     bad = [s for s in wanted if not valid_student_id(s)]
     holding = students_with_tokens(sessions)
     todo = [s for s in wanted if s not in bad and (args.reissue or s not in holding)]
-    rows = []
-    for student in todo:
-        info = students[student]
-        rows.append((student, info.first_name, info.last_name, info.email, link(args.base_url, issue(sessions, STUDENT, student))))
     output = args.output or args.course_dir / LINKS_FILE
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(("student", "first_name", "last_name", "email", "link"))
-    writer.writerows([[csv_cell(v) for v in row] for row in rows])
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # a links file already there keeps its mode otherwise: private before it is written
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text.getvalue())
+    # The links are written to a new file of this user's, mode 0600, with a name nobody can guess, then
+    # renamed over the links file: a file or link already there (planted by another user, in a folder
+    # they can write) is replaced, never written through or left theirs. Made before any token is
+    # issued, so that a folder it cannot be written in costs no token.
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    except OSError as err:
+        raise CourseError(f"cannot write the links to {output}: {err.strerror or err}") from None
+    try:
+        rows = []
+        for student in todo:
+            info = students[student]
+            rows.append((student, info.first_name, info.last_name, info.email,
+                         link(args.base_url, issue(sessions, STUDENT, student))))
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(("student", "first_name", "last_name", "email", "link"))
+        writer.writerows([[csv_cell(v) for v in row] for row in rows])
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            fd = -1
+            f.write(text.getvalue())
+        os.replace(tmp, output)
+    except OSError as err:
+        raise CourseError(f"cannot write the links to {output}: {err.strerror or err}; the tokens issued "
+                          f"now are lost: run again with --reissue") from None
+    finally:
+        if fd != -1:
+            os.close(fd)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     print(f"{len(rows)} link(s) written to {output} (readable by you only); send each student their own")
     kept = [s for s in wanted if s not in bad and s not in todo]
     if kept:
