@@ -137,9 +137,16 @@ MAX_ERROR_CHARS = 1000
 #: How often (seconds) this process measures the memory of all the sandbox's processes together.
 MEMORY_CHECK_INTERVAL = 0.5
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-#: Unprivileged uids for sandboxes started by root: one per job, so process limits do not add up.
+#: Unprivileged uids for sandboxes started by root: one per job, so process limits do not add up. Each
+#: grading process has a block of :data:`UIDS_PER_PROCESS` (its pid modulo :data:`UID_BLOCKS` picks it),
+#: above :data:`UID_BASE`, or above every account and subordinate-id range of the machine if they reach
+#: higher (:func:`uid_base`): a user whose own uid, or whose range in /etc/subuid (which lets them map
+#: it in a user namespace of theirs), were a run's could signal that run.
 UID_BASE = 1_000_000
 UIDS_PER_PROCESS = 64
+UID_BLOCKS = 4_194_304
+#: Sandbox uids stay below this (2**31: some tools take a uid for a signed number).
+UID_LIMIT = 2**31
 
 @dataclass
 class CaseOutcome:
@@ -210,11 +217,56 @@ _uid_counter = itertools.count()
 _uid_lock = threading.Lock()
 
 
+def uid_base(subordinate_ranges: list[str], ids: list[int]) -> int | None:
+    """The first sandbox uid: :data:`UID_BASE`, or just above the highest of ``ids`` (the machine's
+    accounts and groups) and of the ranges in ``subordinate_ranges`` (texts of /etc/subuid and
+    /etc/subgid, ``name:start:count`` lines) if higher. ``None`` if the sandboxes' uids would then not fit
+    below :data:`UID_LIMIT`. Ids at the top of the uid space (an ``nfsnobody`` of 2**32-2) are not
+    ranges to step over."""
+    span = UID_BLOCKS * UIDS_PER_PROCESS
+    top = UID_BASE
+    for text in subordinate_ranges:
+        for line in text.splitlines():
+            fields = line.strip().split(":")
+            if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
+                top = max(top, int(fields[1]) + int(fields[2]))
+    top = max([top] + [i + 1 for i in ids if i < UID_LIMIT])
+    return top if top + span <= UID_LIMIT else None
+
+
+@functools.lru_cache(maxsize=1)
+def _machine_uid_base() -> int:
+    """:func:`uid_base` of this machine (local accounts, groups, /etc/subuid and /etc/subgid), once per process;
+    :data:`UID_BASE`, with a warning, if the sandboxes' uids cannot be kept clear of them."""
+    import grp
+    import pwd
+
+    texts = []
+    for name in ("/etc/subuid", "/etc/subgid"):
+        try:
+            texts.append(Path(name).read_text(errors="replace"))
+        except OSError:
+            pass
+    ids = [u.pw_uid for u in pwd.getpwall()] + [g.gr_gid for g in grp.getgrall()]
+    base = uid_base(texts, ids)
+    if base is None:
+        print(f"autograder: warning: this machine's accounts or subordinate-id ranges reach too high to keep "
+              f"the sandboxes' uids clear of them; using {UID_BASE} and up", file=sys.stderr)
+        return UID_BASE
+    return base
+
+
+def process_uids() -> range:
+    """The uids this process's sandboxes run as (when started by root)."""
+    first = _machine_uid_base() + (os.getpid() % UID_BLOCKS) * UIDS_PER_PROCESS
+    return range(first, first + UIDS_PER_PROCESS)
+
+
 def _job_uid() -> int:
-    """An unprivileged uid no other live sandbox of this machine's graders uses."""
+    """An unprivileged uid no other live sandbox of this machine's graders uses, nor any account of it."""
     with _uid_lock:
         n = next(_uid_counter) % UIDS_PER_PROCESS
-    return UID_BASE + (os.getpid() % 4_194_304) * UIDS_PER_PROCESS + n
+    return process_uids()[n]
 
 
 def _bwrap_argv(result_fd: int, seccomp_fd: int | None, zygote_fd: int | None = None) -> list[str]:

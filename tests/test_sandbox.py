@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -452,3 +453,34 @@ def test_waiting_for_a_killed_run_ends_once_its_processes_have_ended(monkeypatch
             proc.wait()
         for fd in fds:
             os.close(fd)
+
+
+def test_sandbox_uids_step_over_the_machines_accounts_and_subordinate_ranges() -> None:
+    """A user whose uid, or whose /etc/subuid range (mappable in a user namespace of theirs), were a
+    run's could signal it: the runs' uids start above every account, group and subordinate range."""
+    span = sandbox.UID_BLOCKS * sandbox.UIDS_PER_PROCESS
+    assert sandbox.uid_base([], [0, 1000, 65534]) == sandbox.UID_BASE
+    # Debian gives each new user 65,536 subordinate ids from 100,000: 200 students reach past 13 million
+    students = "\n".join(f"s{i}:{100_000 + 65_536 * i}:65536" for i in range(200))
+    top = 100_000 + 65_536 * 200
+    assert sandbox.uid_base([students, ""], [0, 1000]) == top
+    assert sandbox.uid_base(["# comment\nbad line\nx:1:2:3\n"], [2_000_000]) == 2_000_001
+    assert sandbox.uid_base([], [0, 4_294_967_294]) == sandbox.UID_BASE  # nfsnobody is no range to step over
+    assert sandbox.uid_base([f"big:1000:{sandbox.UID_LIMIT}"], []) is None  # no room left: said, not guessed
+    assert sandbox.uid_base([], [sandbox.UID_LIMIT - span - 1]) == sandbox.UID_LIMIT - span
+
+    import grp
+    import pwd
+
+    taken = {u.pw_uid for u in pwd.getpwall()} | {g.gr_gid for g in grp.getgrall()}
+    ours = sandbox.process_uids()
+    assert len(ours) == sandbox.UIDS_PER_PROCESS and not taken & set(ours)
+    for name in ("/etc/subuid", "/etc/subgid"):
+        try:
+            text = Path(name).read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            fields = line.split(":")
+            if len(fields) == 3 and fields[1].isdigit() and fields[2].isdigit():
+                assert ours.start >= int(fields[1]) + int(fields[2]) or ours.stop <= int(fields[1]), line
