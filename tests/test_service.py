@@ -227,7 +227,8 @@ class _SlowUntilLaterIsGraded:
 
 def test_serve_on_a_port_in_use_says_so_and_exits(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     """The port is bound before anything else starts: one in use is said plainly, with status 2, and no
-    cluster is started for nothing (the service's tests take port 0 and read the port from the log)."""
+    cluster is started for nothing (the service's tests take port 0 and read the port from the log). A
+    course folder other users of the machine can read is pointed out first."""
     import shutil
     import socket
 
@@ -239,10 +240,13 @@ def test_serve_on_a_port_in_use_says_so_and_exits(tmp_path: Path, tmp_path_facto
         held.bind(("127.0.0.1", 0))
         held.listen()
         port = held.getsockname()[1]
-        proc = run_cli("serve", "--course-dir", str(course), "--host", "127.0.0.1", "--port", str(port))
-    assert proc.returncode == 2, proc.stderr
-    assert f"autograder serve: cannot listen on 127.0.0.1:{port}: Address already in use" in proc.stderr
-    assert "Traceback" not in proc.stderr and "listening on" not in proc.stderr
+        for mode, noted in ((0o755, True), (0o700, False)):  # and a course others can read is pointed out
+            os.chmod(course, mode)
+            proc = run_cli("serve", "--course-dir", str(course), "--host", "127.0.0.1", "--port", str(port))
+            assert proc.returncode == 2, proc.stderr
+            assert f"autograder serve: cannot listen on 127.0.0.1:{port}: Address already in use" in proc.stderr
+            assert "Traceback" not in proc.stderr and "listening on" not in proc.stderr
+            assert (f"other users of this machine can read {course}" in proc.stderr) == noted, (mode, proc.stderr)
 
 
 def test_a_slow_notebook_holds_only_its_own_slot_and_not_the_next_claims(tmp_path: Path) -> None:
