@@ -12,7 +12,7 @@ import contextlib
 import fcntl
 import os
 import re
-import threading
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,20 +73,45 @@ def unknown_assignment(name: str, known: list[str]) -> CourseError:
     return CourseError(f"unknown assignment {name!r}; known assignments: {', '.join(known) or '(none)'}")
 
 
-def write_atomic(path: Path, text: str, newline: str | None = None) -> None:
+def write_atomic(path: Path, text: str, newline: str | None = None, mode: int | None = None) -> None:
     """Write a text file that readers see whole or not at all (old content or new, never half).
 
-    ``newline=""`` keeps line ends as given (a CSV's ``\r\n``). A :class:`CourseError` says why the
-    file could not be written.
+    ``newline=""`` keeps line ends as given (a CSV's ``\r\n``). ``mode``: the file's permissions
+    (default: a new file's, as the umask makes them). The text goes to a new file of this user's with a
+    name nobody can guess (``mkstemp``: one per writer, and never a file or link someone planted in a
+    folder they can write), renamed over ``path``. A :class:`CourseError` says why the file could not
+    be written.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # one per writer
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8", newline=newline)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise CourseError(f"cannot write {path}: {err.strerror or err}") from None
+    try:
+        os.fchmod(fd, mode if mode is not None else 0o666 & ~_umask())
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
+            fd = -1
+            f.write(text)
         os.replace(tmp, path)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
+        if fd != -1:
+            os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
         raise CourseError(f"cannot write {path}: {err.strerror or err}") from None
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it (Linux's /proc; else set and set back)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 @contextlib.contextmanager

@@ -13,17 +13,15 @@ import argparse
 import csv
 import hashlib
 import io
-import os
 import re
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from autograder.course import CourseError
+from autograder.course import CourseError, write_atomic
 from autograder.safe_io import csv_cell
 from autograder.service.db import INSTRUCTOR, STUDENT, Token
 
@@ -130,37 +128,19 @@ def tokens_main(args: argparse.Namespace, sessions: sessionmaker[Session] | None
     holding = students_with_tokens(sessions)
     todo = [s for s in wanted if s not in bad and (args.reissue or s not in holding)]
     output = args.output or args.course_dir / LINKS_FILE
-    # The links are written to a new file of this user's, mode 0600, with a name nobody can guess, then
-    # renamed over the links file: a file or link already there (planted by another user, in a folder
-    # they can write) is replaced, never written through or left theirs. Made before any token is
-    # issued, so that a folder it cannot be written in costs no token.
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    except OSError as err:
-        raise CourseError(f"cannot write the links to {output}: {err.strerror or err}") from None
-    try:
-        rows = []
-        for student in todo:
-            info = students[student]
-            rows.append((student, info.first_name, info.last_name, info.email,
-                         link(args.base_url, issue(sessions, STUDENT, student))))
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(("student", "first_name", "last_name", "email", "link"))
-        writer.writerows([[csv_cell(v) for v in row] for row in rows])
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            fd = -1
-            f.write(text.getvalue())
-        os.replace(tmp, output)
-    except OSError as err:
-        raise CourseError(f"cannot write the links to {output}: {err.strerror or err}; the tokens issued "
-                          f"now are lost: run again with --reissue") from None
-    finally:
-        if fd != -1:
-            os.close(fd)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    rows = []
+    for student in todo:
+        info = students[student]
+        rows.append((student, info.first_name, info.last_name, info.email,
+                     link(args.base_url, issue(sessions, STUDENT, student))))
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(("student", "first_name", "last_name", "email", "link"))
+    writer.writerows([[csv_cell(v) for v in row] for row in rows])
+    try:  # a new private file renamed over the path: a file or link planted there is replaced, not used
+        write_atomic(output, text.getvalue(), mode=0o600)
+    except CourseError as err:
+        raise CourseError(f"{err}; the tokens issued now are lost: run again with --reissue") from None
     print(f"{len(rows)} link(s) written to {output} (readable by you only); send each student their own")
     kept = [s for s in wanted if s not in bad and s not in todo]
     if kept:

@@ -1,6 +1,7 @@
-"""The course's locks (``autograder.course.course_lock``) hold across processes, not only threads: a
-``grade-all`` and the service on one course meet the same missing source notebook, or the same new
-assignment in the gradebook, and must not both write it."""
+"""The course folder's locks and writes. The locks (``autograder.course.course_lock``) hold across
+processes, not only threads: a ``grade-all`` and the service on one course meet the same missing source
+notebook, or the same new assignment in the gradebook, and must not both write it. ``write_atomic``
+replaces what is at its path, never writes through it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from test_grade import ASSIGNMENT, _env
 
-from autograder.course import course_lock, source_path
+from autograder.course import course_lock, source_path, write_atomic
 from solutions.paths import PROJECT_ROOT
 
 #: A process that waits for the go file, then asks for the assignment's source notebook.
@@ -99,3 +100,20 @@ def test_a_course_lock_excludes_another_thread_of_the_same_process(tmp_path: Pat
     for t in threads:
         t.join(timeout=60)
     assert overlaps == [1, 1, 1, 1]
+
+
+def test_write_atomic_replaces_a_planted_link_and_gives_the_mode_asked(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("kept\n")
+    target = tmp_path / "out.csv"
+    target.symlink_to(victim)
+    umask = os.umask(0o022)
+    try:
+        write_atomic(target, "a,b\r\n", newline="")
+        assert not target.is_symlink() and target.read_bytes() == b"a,b\r\n" and victim.read_text() == "kept\n"
+        assert target.stat().st_mode & 0o777 == 0o644  # a new file's mode under the umask
+        write_atomic(target, "secret\n", mode=0o600)
+        assert target.stat().st_mode & 0o777 == 0o600 and target.read_text() == "secret\n"
+    finally:
+        os.umask(umask)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "victim.txt"]  # no temporary file left
