@@ -11,10 +11,11 @@ Its scratch folder (which Dask puts on ``sys.path``) is a private one of its own
 ``/tmp/dask-scratch-space``.
 With ``scheduler`` it connects to an existing cluster (``dask scheduler`` and ``dask worker`` started
 by hand, or dask-jobqueue on a batch system), with the TLS settings of Dask's configuration: such a
-cluster is its operator's to secure (the README says how). Either way, every worker must run the client's very code: a worker whose project version,
-grader code, check specs or reference solutions differ (:func:`autograder.inputs.environment_digest`)
-is refused with a :class:`~autograder.course.CourseError` naming it, since its verdicts would be
-recorded under the client's fingerprint.
+cluster is its operator's to secure (the README says how). Either way, every worker must run the
+client's very code: a worker whose project version, grader code, check specs or reference solutions
+differ (:func:`autograder.inputs.environment_digest`) is refused with a
+:class:`~autograder.course.CourseError` naming it, since its verdicts would be recorded under the
+client's fingerprint.
 
 A worker that dies while grading (killed, out of memory) loses nothing: the scheduler runs its tasks
 again on another worker. A task that has taken down :data:`ALLOWED_FAILURES` + 1 workers is given up
@@ -193,15 +194,14 @@ class Engine:
                                                 scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
                 self.client = Client(self.cluster)
             else:
-                try:
-                    self.client = Client(self.scheduler, timeout=self.timeout)
-                except TypeError as err:  # Dask's words for "a tls:// address, and no TLS settings"
-                    if "ssl_context" not in str(err):
-                        raise
+                tls = Security().get_tls_config_for_role("client")  # from Dask's settings (DASK_... variables)
+                if self.scheduler.startswith("tls://") and tls["ca_file"] is None:
                     raise CourseError(f"the Dask scheduler at {self.scheduler} speaks TLS, and no certificate is "
                                       f"set: give its CA file, certificate and key in Dask's settings "
                                       f"(DASK_DISTRIBUTED__COMM__TLS__CA_FILE, ..._CLIENT__CERT, ..._CLIENT__KEY; "
-                                      f"see \"Secure the cluster\" in the README)") from None
+                                      f"see \"Secure the cluster\" in the README)")
+                try:
+                    self.client = Client(self.scheduler, timeout=self.timeout)
                 except (OSError, TimeoutError) as err:
                     raise CourseError(f"cannot reach the Dask scheduler at {self.scheduler}: {err}; start one with "
                                       f"`dask scheduler` and workers with `dask worker {self.scheduler}` "

@@ -523,13 +523,13 @@ def serve_main(args: Any) -> int:
     grader = Grader(course_dir, workers=args.workers, scheduler=args.scheduler, sandbox=sandbox_mode(args),
                     limits=limits_from_args(args), max_bytes=limits.max_bytes)
 
-    # The port (or Unix socket) is bound before the cluster starts: one in use is said at once, and none of
-    # the cluster's own listeners (which take free ports) can take it first. Port 0 lets the kernel choose;
-    # the "listening on" line says which.
     if course_dir.is_dir() and course_dir.stat().st_mode & 0o005:  # others may enter it (the umask's mode)
         print(f"autograder serve: note: other users of this machine can read {course_dir} (its submissions, "
               f"grades and source notebooks with the hidden checks); `chmod 700 {course_dir}` keeps it to you",
               file=sys.stderr)
+    # The port (or Unix socket) is bound before the cluster starts: one in use is said at once, and none of
+    # the cluster's own listeners (which take free ports) can take it first. Port 0 lets the kernel choose;
+    # the "listening on" line says which.
     unix_socket = getattr(args, "unix_socket", None)
     try:
         if unix_socket is not None:
