@@ -398,9 +398,9 @@ def test_grade_all_with_scheduler_end_to_end(cluster: Cluster, template: Path, t
 def test_grade_all_on_a_cluster_secured_as_the_readme_says(template: Path, tmp_path: Path) -> None:
     """The README's "Secure the cluster": a key and certificate made with openssl, given to the scheduler
     and the worker as options and to ``grade-all`` as Dask settings. Without them ``grade-all`` says what
-    to set; with them the class is graded; a client with no key, or a key of its own, is refused."""
-    from distributed import Client
-    from distributed.security import Security
+    to set; with them the class is graded; a client with no key, or a key of its own, is refused and
+    runs nothing (the hostile suite's intruder)."""
+    from hostile import intruder
 
     keys = tmp_path / "keys"
     keys.mkdir()
@@ -433,10 +433,10 @@ def test_grade_all_on_a_cluster_secured_as_the_readme_says(template: Path, tmp_p
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert {s: _result(course, s)["score"] for s in ("full", "one")} == {s: expected[s] for s in ("full", "one")}
 
-        port = secured.address.rsplit(":", 1)[1]
-        for where, security in [(f"tcp://127.0.0.1:{port}", None), (secured.address, Security.temporary())]:
-            with pytest.raises(OSError):
-                Client(where, security=security, timeout=5)
+        tried = intruder.attempt(secured.address, tmp_path / "intruded.txt", tmp_path)
+        for name in ("plain TCP", "TLS with credentials of its own", "TLS without a certificate"):
+            assert tried[name].startswith("refused"), tried
+        assert not (tmp_path / "intruded.txt").exists()
     finally:
         secured.stop()
 

@@ -29,6 +29,7 @@ from autograder import sandbox
 from autograder.exercises.ch2 import SPECS
 from solutions.paths import PROJECT_ROOT
 from hostile import cells as H
+from hostile import intruder
 from hostile.host import processes_running
 
 pytestmark = [pytest.mark.hostile,
@@ -716,45 +717,6 @@ def test_csv_fields_are_prefixed_per_owasp(tmp_path):
     assert {r[0] for r in read[1:]} >= {"'=1+1", "'+1", "'-1", "'@SUM(A1)", "plain"}
 
 
-#: Another user of the grading machine: connects to the local grading cluster's scheduler on loopback
-#: and asks it to run a function (which would run as the grader, outside any sandbox).
-_INTRUDER = r'''
-import json, pathlib, socket, ssl, sys
-from distributed import Client
-from distributed.security import Security
-
-address, marker = sys.argv[1], sys.argv[2]
-port = int(address.rsplit(":", 1)[1])
-
-def intrude():
-    pathlib.Path(marker).write_text("ran as the grader")
-    return 1
-
-tried = {}
-for name, where, security in [("plain TCP", f"tcp://127.0.0.1:{port}", None),
-                              ("TLS with credentials of its own", address, Security.temporary())]:
-    try:
-        with Client(where, security=security, timeout=5) as client:
-            client.run(intrude)
-            client.submit(intrude, pure=False).result(timeout=10)
-        tried[name] = "ran"
-    except Exception as err:
-        tried[name] = "refused: " + type(err).__name__
-# a TLS client of its own, with no certificate and trusting any: does the scheduler keep the session?
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-try:
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as raw, context.wrap_socket(raw) as tls:
-        tls.sendall(b"\0" * 8)
-        tried["TLS without a certificate"] = "session kept" if tls.recv(1) else "refused: closed"
-except TimeoutError:
-    tried["TLS without a certificate"] = "session kept"
-except (ssl.SSLError, OSError) as err:
-    tried["TLS without a certificate"] = "refused: " + type(err).__name__ + " " + str(err)[:80]
-print(json.dumps(tried))
-'''
-
-
 def test_another_user_of_the_machine_cannot_run_code_on_the_local_grading_cluster(tmp_path):
     """Loopback is open to every user of the grading machine, and a Dask scheduler runs what a client
     sends: the local cluster speaks TLS with credentials only the grader holds, so a client without them
@@ -770,10 +732,7 @@ def test_another_user_of_the_machine_cannot_run_code_on_the_local_grading_cluste
         address = engine.client.scheduler.address
         assert address.startswith("tls://127.0.0.1:"), address
         assert engine.client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3  # the grader itself can
-        proc = subprocess.run([sys.executable, "-c", _INTRUDER, address, str(marker)], capture_output=True,
-                              text=True, timeout=300, cwd=tmp_path)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        tried = json.loads(proc.stdout.strip().splitlines()[-1])
+        tried = intruder.attempt(address, marker, tmp_path)
         assert set(tried) == {"plain TCP", "TLS without a certificate", "TLS with credentials of its own"}
         assert all(v.startswith("refused") for v in tried.values()), tried
         assert not marker.exists()
