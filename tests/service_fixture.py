@@ -175,6 +175,15 @@ def make_course(tmp_path_factory: pytest.TempPathFactory, name: str, db: str | N
     return Service("", course, tokens, instructor, args=["--db", db] if db else [])
 
 
+def listening_on(log: Path, start: int = 0) -> str | None:
+    """Where ``autograder serve`` says it listens (``127.0.0.1:PORT`` or ``unix:PATH``), from its log after
+    byte ``start`` (a log that earlier starts wrote to); ``None`` until it says so."""
+    with open(log, "rb") as f:
+        f.seek(start)
+        said = re.search(rb"listening on (\S+) \(", f.read())
+    return said.group(1).decode() if said else None
+
+
 def start_service(service: Service, *extra: str) -> Service:
     """Start ``python -m autograder serve`` for ``service`` (in its own process group) on a port the kernel
     chooses, and wait until it says where it listens; ``service.url`` is then that address (a new one on
@@ -191,11 +200,9 @@ def start_service(service: Service, *extra: str) -> Service:
     while time.monotonic() < deadline:
         if service.proc.poll() is not None:
             pytest.fail(f"the service exited with status {service.proc.returncode}:\n{service.tail()}")
-        with open(service.log, "rb") as f:
-            f.seek(start)
-            said = re.search(rb"listening on " + re.escape(HOST.encode()) + rb":(\d+) ", f.read())
+        said = listening_on(service.log, start)
         if said:
-            service.url = f"http://{HOST}:{int(said.group(1))}"
+            service.url = f"http://{said}"
             status, _, body = service.request("/login")
             assert status == 200, body[:500]
             return service

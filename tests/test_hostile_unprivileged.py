@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import re
 import shutil
 import socket
@@ -31,7 +30,7 @@ import pytest
 
 from autograder import sandbox
 from hostile import cells as H
-from hostile.host import processes_running
+from hostile.host import as_user, nobody, processes_running
 from solutions.paths import PROJECT_ROOT
 
 pytestmark = [pytest.mark.hostile,
@@ -88,21 +87,13 @@ def _requests(course: Path, token: str, port: int) -> list[dict]:
             {"op": "probe", "source": H.PROBE_WRITABLE_MOUNTS, "name": "probe_writable_mounts", "mode": "none"}]
 
 
-def _nobody() -> tuple[int, int]:
-    try:
-        entry = pwd.getpwnam("nobody")
-    except KeyError:
-        pytest.fail("this machine has no user 'nobody' to grade as")
-    return entry.pw_uid, entry.pw_gid
-
-
 def _env(home: Path) -> dict[str, str]:
     return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
             "PYTHONPATH": os.pathsep.join((str(PROJECT_ROOT), str(PROJECT_ROOT / "tests")))}
 
 
 def _as(uid: int, gid: int) -> list[str]:
-    return ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--", sys.executable]
+    return [*as_user(uid, gid), sys.executable]
 
 
 def _reachable(uid: int, gid: int, home: Path) -> None:
@@ -134,7 +125,7 @@ def run_as(uid: int, gid: int, home: Path, requests: list[dict], start: str, tim
 
 @pytest.fixture(scope="module", params=["warm", "cold"])
 def unprivileged(request):
-    uid, gid = _nobody()
+    uid, gid = nobody()
     scratch = Path(tempfile.mkdtemp(prefix="autograder-unprivileged-"))
     try:
         home, course = scratch / "home", scratch / "course"
@@ -174,7 +165,7 @@ def _assert_honest_graded(answer: dict) -> None:
 
 def test_the_grader_runs_unprivileged(unprivileged):
     whoami = _answer(unprivileged, "whoami", "op", "whoami")
-    assert whoami["uid"] == _nobody()[0] and whoami["uid"] != 0
+    assert whoami["uid"] == nobody()[0] and whoami["uid"] != 0
     assert whoami["warm"] == (unprivileged.start == "warm")
 
 
@@ -278,7 +269,7 @@ def test_the_warm_start_suite_holds_as_nobody(tmp_path_factory):
     """``tests/test_warm_start.py`` run whole by ``nobody``: a child reaches neither the zygote nor the
     next run, holds no privilege, and an honest run after a hostile one scores as alone. Its cgroup test
     skips (no cgroup without root), and only it."""
-    uid, gid = _nobody()
+    uid, gid = nobody()
     home = Path(tempfile.mkdtemp(prefix="autograder-unprivileged-"))
     try:
         os.chown(home, uid, gid)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import scheduler_address
-from service_fixture import FULL, Service
+from service_fixture import FULL, Service, listening_on
 from sqlalchemy import select
 from test_grade import ASSIGNMENT, run_cli
 
@@ -651,7 +651,7 @@ def test_serve_on_a_unix_socket(tmp_path: Path, tmp_path_factory: pytest.TempPat
 
     try:
         deadline = time.monotonic() + 180
-        while f"listening on unix:{path} " not in log.read_text(errors="replace"):
+        while listening_on(log) != f"unix:{path}":
             assert service.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
             time.sleep(0.5)
         assert path.is_socket() and path.stat().st_mode & 0o777 == 0o660

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import pwd
+
+import pytest
 
 
 def processes_running(token: str) -> list[int]:
@@ -17,3 +20,17 @@ def processes_running(token: str) -> list[int]:
             except OSError:
                 pass
     return found
+
+
+def nobody() -> tuple[int, int]:
+    """The uid and gid of the user ``nobody``: another user of the machine, for the tests that act as one."""
+    try:
+        entry = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.fail("this machine has no user 'nobody' to act as")
+    return entry.pw_uid, entry.pw_gid
+
+
+def as_user(uid: int, gid: int) -> list[str]:
+    """The command prefix that runs what follows as ``uid``/``gid``, with no other group (needs root)."""
+    return ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
